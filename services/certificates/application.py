@@ -1,0 +1,132 @@
+"""The certificates application: records certificates from exam results."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from psycopg import sql
+
+from services.certificates.domain import Certificate, certificate_id
+from services.certificates.results import ExamResults, PassedCandidate
+from services.common.eventstore import ServiceApplication, events_table
+from services.common.relay import Publication
+
+log = logging.getLogger(__name__)
+
+# A concurrent delivery of the same results can win the race for a batch; the
+# loser looks again at what exists and saves the rest.
+SAVE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RecordingReport:
+    recorded: int
+    already_recorded: int
+
+
+class CertificatesApplication(ServiceApplication):
+    name = "Certificates"
+
+    def record_results(
+        self, results: ExamResults, batch_size: int = 1000
+    ) -> RecordingReport:
+        """Record one certificate per passed candidate, in batched transactions.
+
+        Idempotent: certificate ids derive from certificate numbers, so results
+        delivered again record nothing new.
+        """
+        recorded = 0
+        for batch in _batches(results.candidates, batch_size):
+            recorded += self._record_batch(results, batch)
+        return RecordingReport(recorded, len(results.candidates) - recorded)
+
+    def certificate(self, number: str) -> Certificate:
+        return self.repository.get(certificate_id(number))
+
+    def _record_batch(
+        self, results: ExamResults, batch: Sequence[PassedCandidate]
+    ) -> int:
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            existing = self._existing_ids(
+                [certificate_id(c.certificate_number) for c in batch]
+            )
+            new = [
+                _certificate(results, c)
+                for c in batch
+                if certificate_id(c.certificate_number) not in existing
+            ]
+            try:
+                if new:
+                    self.save(*new)
+                return len(new)
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS:
+                    raise
+                log.warning("a batch was recorded concurrently; looking again")
+        return 0
+
+    def _existing_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        schema, table = events_table(self)
+        query = sql.SQL(
+            "SELECT originator_id FROM {}.{} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(sql.Identifier(schema), sql.Identifier(table))
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (ids,))
+            return {row["originator_id"] for row in cursor.fetchall()}
+
+
+def _certificate(results: ExamResults, candidate: PassedCandidate) -> Certificate:
+    session = results.session
+    return Certificate.register(
+        certificate_number=candidate.certificate_number,
+        holder_id_number=candidate.id_number,
+        holder_name=candidate.name,
+        qualification=session.qualification,
+        level=session.level,
+        specialty=candidate.specialty,
+        exam_session_id=session.session_id,
+        exam_end_date=session.exam_end_date,
+        registration_place=candidate.registration_place,
+    )
+
+
+def _batches(
+    candidates: Sequence[PassedCandidate], size: int
+) -> Iterator[Sequence[PassedCandidate]]:
+    for start in range(0, len(candidates), size):
+        yield candidates[start : start + size]
+
+
+def publication(domain_event: DomainEventProtocol) -> Publication | None:
+    """What other services see of the certificates' recorded events."""
+    if isinstance(domain_event, Certificate.Registered):
+        return Publication(
+            type="certificate_registered",
+            version=1,
+            data={
+                "certificate_number": domain_event.certificate_number,
+                "holder_id_number": domain_event.holder_id_number,
+                "holder_name": domain_event.holder_name,
+                "qualification_code": domain_event.qualification_code,
+                "qualification_name": domain_event.qualification_name,
+                "level": domain_event.level,
+                "specialty": domain_event.specialty,
+                "kind": domain_event.kind,
+                "exam_session_id": domain_event.exam_session_id,
+                "exam_end_date": domain_event.exam_end_date.isoformat(),
+                "custody_until": _iso(domain_event.custody_until),
+                "registration_place": domain_event.registration_place,
+            },
+        )
+    return None
+
+
+def _iso(day) -> str | None:
+    return day.isoformat() if day is not None else None

@@ -1,0 +1,116 @@
+"""The Certificate aggregate: one per candidate who reached the pass line."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from eventsourcing.domain import Aggregate
+
+from services.certificates.catalogue import Kind, Qualification
+
+CERTIFICATE_NAMESPACE = uuid.UUID("0d5a3c1e-2b8f-4c47-8f0e-6a9b1d2e3f40")
+CUSTODY_YEARS = 5
+
+
+class RegistrationPlace:
+    XINJIANG = "xinjiang"
+    XPCC = "xpcc"  # 新疆生产建设兵团: served by the XPCC's own exam institute
+
+
+def certificate_id(certificate_number: str) -> uuid.UUID:
+    """Certificate numbers are unique, so a repeated result maps to the same id."""
+    return uuid.uuid5(CERTIFICATE_NAMESPACE, certificate_number)
+
+
+def custody_ends(exam_end_date: date) -> date:
+    """Unclaimed paper certificates are kept 5 years from the exam's end date."""
+    try:
+        return exam_end_date.replace(year=exam_end_date.year + CUSTODY_YEARS)
+    except ValueError:  # 29 February in a year that has none
+        return exam_end_date.replace(year=exam_end_date.year + CUSTODY_YEARS, day=28)
+
+
+def custody_has_expired(custody_until: date | None, today: date) -> bool:
+    return custody_until is not None and today > custody_until
+
+
+class Certificate(Aggregate):
+    class Registered(Aggregate.Created):
+        certificate_number: str
+        holder_id_number: str
+        holder_name: str
+        qualification_code: str
+        qualification_name: str
+        level: str
+        specialty: str | None
+        kind: str
+        exam_session_id: str
+        exam_end_date: date
+        custody_until: date | None
+        registration_place: str
+
+    @staticmethod
+    def create_id(certificate_number: str, **_: object) -> uuid.UUID:
+        return certificate_id(certificate_number)
+
+    def __init__(
+        self,
+        certificate_number: str,
+        holder_id_number: str,
+        holder_name: str,
+        qualification_code: str,
+        qualification_name: str,
+        level: str,
+        specialty: str | None,
+        kind: str,
+        exam_session_id: str,
+        exam_end_date: date,
+        custody_until: date | None,
+        registration_place: str,
+    ) -> None:
+        self.certificate_number = certificate_number
+        self.holder_id_number = holder_id_number
+        self.holder_name = holder_name
+        self.qualification_code = qualification_code
+        self.qualification_name = qualification_name
+        self.level = level
+        self.specialty = specialty
+        self.kind = kind
+        self.exam_session_id = exam_session_id
+        self.exam_end_date = exam_end_date
+        self.custody_until = custody_until
+        self.registration_place = registration_place
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        certificate_number: str,
+        holder_id_number: str,
+        holder_name: str,
+        qualification: Qualification,
+        level: str,
+        specialty: str | None,
+        exam_session_id: str,
+        exam_end_date: date,
+        registration_place: str,
+    ) -> Certificate:
+        kind = qualification.kind_for(level)
+        # Only paper certificates wait in the centre's custody.
+        custody = custody_ends(exam_end_date) if kind is Kind.NATIONAL_PAPER else None
+        return cls._create(
+            cls.Registered,
+            certificate_number=certificate_number,
+            holder_id_number=holder_id_number,
+            holder_name=holder_name,
+            qualification_code=qualification.code,
+            qualification_name=qualification.name,
+            level=level,
+            specialty=specialty,
+            kind=str(kind),
+            exam_session_id=exam_session_id,
+            exam_end_date=exam_end_date,
+            custody_until=custody,
+            registration_place=registration_place,
+        )

@@ -1,0 +1,152 @@
+"""Each applicant's certificates: one row per certificate, keyed by holder ID number.
+
+Fed over RabbitMQ from the certificates' own published facts; the portal reads it
+over HTTP. Ordering and duplicates are handled by `OrderedProjection`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.rows import dict_row
+
+from services.certificates.catalogue import Kind
+from services.certificates.domain import RegistrationPlace
+from services.common.envelope import Envelope
+from services.common.projection import OrderedProjection
+
+
+class State:
+    IN_CUSTODY = "in_custody"
+    AWAITING_INDUSTRY_SIGNATURE = "awaiting_industry_signature"
+    AWAITING_HEALTH_COMMISSION = "awaiting_health_commission"
+    SERVED_BY_XPCC = "served_by_xpcc"
+
+
+FIRST_STATE = {
+    Kind.NATIONAL_PAPER: State.IN_CUSTODY,
+    Kind.REGIONAL_INDUSTRY: State.AWAITING_INDUSTRY_SIGNATURE,
+    Kind.REGIONAL_HEALTH: State.AWAITING_HEALTH_COMMISSION,
+}
+
+COLUMNS = (
+    "certificate_id",
+    "holder_id_number",
+    "holder_name",
+    "certificate_number",
+    "qualification_code",
+    "qualification_name",
+    "level",
+    "specialty",
+    "kind",
+    "exam_session_id",
+    "exam_end_date",
+    "custody_until",
+    "registration_place",
+    "state",
+    "version",
+)
+
+
+class ApplicantCertificates(OrderedProjection):
+    name = "applicant_certificates"
+
+    def create_tables(self, cursor: Cursor) -> None:
+        cursor.execute(
+            self._sql(
+                """
+                CREATE TABLE IF NOT EXISTS {schema}.applicant_certificates (
+                    certificate_id text PRIMARY KEY,
+                    holder_id_number text NOT NULL,
+                    holder_name text NOT NULL,
+                    certificate_number text NOT NULL UNIQUE,
+                    qualification_code text NOT NULL,
+                    qualification_name text NOT NULL,
+                    level text NOT NULL,
+                    specialty text,
+                    kind text NOT NULL,
+                    exam_session_id text NOT NULL,
+                    exam_end_date date NOT NULL,
+                    custody_until date,
+                    registration_place text NOT NULL,
+                    state text NOT NULL,
+                    version integer NOT NULL,
+                    updated_at timestamptz NOT NULL);
+                CREATE INDEX IF NOT EXISTS applicant_certificates_holder
+                    ON {schema}.applicant_certificates (holder_id_number)
+                """
+            )
+        )
+
+    def apply(self, cursor: Cursor, envelope: Envelope) -> None:
+        if envelope.type == "certificate_registered":
+            self._registered(cursor, envelope)
+
+    def clear(self, cursor: Cursor) -> None:
+        cursor.execute(self._sql("DELETE FROM {schema}.applicant_certificates"))
+
+    def certificates_of(self, id_number: str) -> list[dict[str, Any]]:
+        with (
+            self.pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cursor,
+        ):
+            cursor.execute(
+                self._sql(
+                    "SELECT * FROM {schema}.applicant_certificates "
+                    "WHERE holder_id_number = %s ORDER BY exam_end_date DESC, "
+                    "certificate_number"
+                ),
+                (id_number,),
+            )
+            return cursor.fetchall()
+
+    def all_rows(self) -> list[tuple]:
+        """Every row, in a stable order, without timestamps: for comparisons."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                self._sql(
+                    f"SELECT {', '.join(COLUMNS)} "
+                    "FROM {schema}.applicant_certificates ORDER BY certificate_id"
+                )
+            ).fetchall()
+
+    def _registered(self, cursor: Cursor, envelope: Envelope) -> None:
+        data = envelope.data
+        if data["registration_place"] == RegistrationPlace.XPCC:
+            state = State.SERVED_BY_XPCC
+        else:
+            state = FIRST_STATE[Kind(data["kind"])]
+        cursor.execute(
+            self._sql(
+                """
+                INSERT INTO {schema}.applicant_certificates VALUES (
+                    %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    %s)
+                ON CONFLICT (certificate_id) DO NOTHING
+                """
+            ),
+            (
+                envelope.aggregate_id,
+                data["holder_id_number"],
+                data["holder_name"],
+                data["certificate_number"],
+                data["qualification_code"],
+                data["qualification_name"],
+                data["level"],
+                data.get("specialty"),
+                data["kind"],
+                data["exam_session_id"],
+                date.fromisoformat(data["exam_end_date"]),
+                _date_or_none(data["custody_until"]),
+                data["registration_place"],
+                state,
+                envelope.aggregate_version,
+                envelope.occurred_at,
+            ),
+        )
+
+
+def _date_or_none(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

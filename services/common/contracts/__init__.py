@@ -1,0 +1,1 @@
+"""JSON Schemas of every message on the event log: the envelope and each type's data."""

@@ -1,0 +1,95 @@
+"""Nameko dependency providers: the event store with its relay, and read models.
+
+Connections open in `setup()` and close in `stop()`; entrypoints get the
+application or the projection itself, never a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from psycopg_pool import ConnectionPool
+
+from services.common.amqp import ConfirmingPublisher
+from services.common.db import ensure_schema, open_pool
+from services.common.eventstore import ServiceApplication, event_store_env
+from services.common.metrics import spine_metrics
+from services.common.projection import OrderedProjection
+from services.common.relay import Relay, Translate
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = "XJCERT_SETTINGS"
+
+
+def settings_of(container: Any) -> Settings:
+    return container.config[SETTINGS_KEY]
+
+
+class ServiceSettings(DependencyProvider):
+    """The process's settings, for entrypoints that need one of them."""
+
+    def get_dependency(self, worker_ctx: Any) -> Settings:
+        return settings_of(self.container)
+
+
+class EventStore(DependencyProvider):
+    """The service's eventsourcing application, plus the relay that publishes it."""
+
+    def __init__(self, app_class: type[ServiceApplication], translate: Translate):
+        self.app_class = app_class
+        self.translate = translate
+
+    def setup(self) -> None:
+        settings = settings_of(self.container)
+        schema = self.container.service_name
+        self.pool: ConnectionPool = open_pool(settings.database, max_size=3)
+        ensure_schema(self.pool, schema)
+        self.app = self.app_class(env=event_store_env(settings, schema))
+        self.publisher = ConfirmingPublisher(settings.amqp_uri)
+        self.relay = Relay(
+            app=self.app,
+            producer=self.container.service_name,
+            translate=self.translate,
+            publisher=self.publisher,
+            pool=self.pool,
+            metrics=spine_metrics(self.container.service_name),
+            batch_size=settings.relay_batch_size,
+        )
+        self.relay.setup()
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self.relay.run, identifier="relay")
+
+    def stop(self) -> None:
+        self.relay.stop()
+        self.publisher.close()
+        self.app.close()
+        self.pool.close()
+
+    def get_dependency(self, worker_ctx: Any) -> ServiceApplication:
+        return self.app
+
+
+class ReadModel(DependencyProvider):
+    """A projection in the service's read schema ("<service>_read")."""
+
+    def __init__(self, projection_class: type[OrderedProjection]):
+        self.projection_class = projection_class
+
+    def setup(self) -> None:
+        settings = settings_of(self.container)
+        schema = f"{self.container.service_name}_read"
+        self.pool = open_pool(settings.database, max_size=settings.max_workers + 2)
+        ensure_schema(self.pool, schema)
+        self.projection = self.projection_class(self.pool, schema)
+        self.projection.setup()
+
+    def stop(self) -> None:
+        self.pool.close()
+
+    def get_dependency(self, worker_ctx: Any) -> OrderedProjection:
+        return self.projection

@@ -1,0 +1,57 @@
+"""Event stores: one eventsourcing Application per service, in its own schema."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from services.common.settings import Settings
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ServiceApplication(Application):
+    """Base of every service's application: PostgreSQL, dates, no snapshots."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+
+def event_store_env(settings: Settings, schema: str) -> dict[str, str]:
+    """The eventsourcing library's settings for a service's schema."""
+    database = settings.database
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": database.dbname,
+        "POSTGRES_HOST": database.host,
+        "POSTGRES_PORT": str(database.port),
+        "POSTGRES_USER": database.user,
+        "POSTGRES_PASSWORD": database.password,
+        "POSTGRES_SCHEMA": schema,
+        "CREATE_TABLE": "y",
+        # Fail instead of waiting forever on a lock or a forgotten transaction.
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_MAX_OVERFLOW": "6",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+def events_table(app: Application) -> tuple[str, str]:
+    """(schema, table) of the application's stored events."""
+    recorder: Any = app.recorder
+    return recorder.datastore.schema, recorder.events_table_name

@@ -1,0 +1,175 @@
+"""Read models fed by facts that may arrive twice or out of order.
+
+Each aggregate's facts carry their version (1, 2, ...). A projection applies a
+fact only when it is the next version of its aggregate, in the same transaction
+that records the new version: an older or equal version is a duplicate and
+changes nothing; a newer one is parked until the versions before it arrive.
+This keeps read models right with pooled workers and several replicas, which
+take messages of one aggregate in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from enum import Enum
+from typing import Any
+
+from psycopg import Cursor, sql
+from psycopg_pool import ConnectionPool
+
+from services.common.envelope import Envelope, parse_message
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    PARKED = "parked"
+
+
+class OrderedProjection(ABC):
+    """Base of every read model; subclasses say how one fact changes their rows."""
+
+    name: str
+
+    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+
+    @abstractmethod
+    def create_tables(self, cursor: Cursor) -> None: ...
+
+    @abstractmethod
+    def apply(self, cursor: Cursor, envelope: Envelope) -> None: ...
+
+    @abstractmethod
+    def clear(self, cursor: Cursor) -> None:
+        """Remove every row of the read model, before a rebuild."""
+
+    def setup(self) -> None:
+        with self.pool.connection() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                self._sql(
+                    """
+                    CREATE TABLE IF NOT EXISTS {schema}.projection_versions (
+                        projection text NOT NULL,
+                        aggregate_id text NOT NULL,
+                        version integer NOT NULL,
+                        PRIMARY KEY (projection, aggregate_id));
+                    CREATE TABLE IF NOT EXISTS {schema}.parked_events (
+                        projection text NOT NULL,
+                        aggregate_id text NOT NULL,
+                        version integer NOT NULL,
+                        message jsonb NOT NULL,
+                        parked_at timestamptz NOT NULL DEFAULT now(),
+                        PRIMARY KEY (projection, aggregate_id, version))
+                    """
+                )
+            )
+            self.create_tables(cursor)
+
+    def handle(self, envelope: Envelope) -> Outcome:
+        with self.pool.connection() as conn, conn.cursor() as cursor:
+            return self.handle_in(cursor, envelope)
+
+    def handle_in(self, cursor: Cursor, envelope: Envelope) -> Outcome:
+        """Apply one fact within the caller's transaction."""
+        if envelope.aggregate_version is None:
+            raise ValueError("a projected fact needs its aggregate_version")
+        current = self._lock_version(cursor, envelope.aggregate_id)
+        if envelope.aggregate_version <= current:
+            return Outcome.DUPLICATE
+        if envelope.aggregate_version > current + 1:
+            self._park(cursor, envelope)
+            return Outcome.PARKED
+        self.apply(cursor, envelope)
+        latest = self._apply_parked(cursor, envelope.aggregate_id, current + 1)
+        self._save_version(cursor, envelope.aggregate_id, latest)
+        return Outcome.APPLIED
+
+    def parked_count(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                self._sql(
+                    "SELECT count(*) FROM {schema}.parked_events WHERE projection = %s"
+                ),
+                (self.name,),
+            ).fetchone()
+        return row[0]
+
+    def clear_tracking(self, cursor: Cursor) -> None:
+        for table in ("projection_versions", "parked_events"):
+            cursor.execute(
+                self._sql(f"DELETE FROM {{schema}}.{table} WHERE projection = %s"),
+                (self.name,),
+            )
+
+    def _lock_version(self, cursor: Cursor, aggregate_id: str) -> int:
+        # Insert-then-lock serialises concurrent first facts of one aggregate too.
+        cursor.execute(
+            self._sql(
+                "INSERT INTO {schema}.projection_versions VALUES (%s, %s, 0) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (self.name, aggregate_id),
+        )
+        cursor.execute(
+            self._sql(
+                "SELECT version FROM {schema}.projection_versions "
+                "WHERE projection = %s AND aggregate_id = %s FOR UPDATE"
+            ),
+            (self.name, aggregate_id),
+        )
+        return cursor.fetchone()[0]
+
+    def _save_version(self, cursor: Cursor, aggregate_id: str, version: int) -> None:
+        cursor.execute(
+            self._sql(
+                "UPDATE {schema}.projection_versions SET version = %s "
+                "WHERE projection = %s AND aggregate_id = %s"
+            ),
+            (version, self.name, aggregate_id),
+        )
+
+    def _park(self, cursor: Cursor, envelope: Envelope) -> None:
+        log.info(
+            "parking version %s of %s until earlier versions arrive",
+            envelope.aggregate_version,
+            envelope.aggregate_id,
+        )
+        cursor.execute(
+            self._sql(
+                "INSERT INTO {schema}.parked_events "
+                "(projection, aggregate_id, version, message) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            ),
+            (
+                self.name,
+                envelope.aggregate_id,
+                envelope.aggregate_version,
+                json.dumps(envelope.to_dict(), ensure_ascii=False),
+            ),
+        )
+
+    def _apply_parked(self, cursor: Cursor, aggregate_id: str, version: int) -> int:
+        """Apply parked successors of `version` in order; return the last applied."""
+        while True:
+            cursor.execute(
+                self._sql(
+                    "DELETE FROM {schema}.parked_events WHERE projection = %s "
+                    "AND aggregate_id = %s AND version = %s RETURNING message"
+                ),
+                (self.name, aggregate_id, version + 1),
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return version
+            body: Any = row[0]
+            self.apply(cursor, parse_message(json.dumps(body).encode(), None))
+            version += 1
+
+    def _sql(self, template: str) -> sql.Composed:
+        return sql.SQL(template).format(schema=sql.Identifier(self.schema))

@@ -1,0 +1,133 @@
+"""Settings every service reads once from the environment into one typed object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/xjcert"
+
+# Each service's HTTP API (read models, commands, /metrics) listens on its own port.
+DEFAULT_HTTP_PORTS = {
+    "identity": 8001,
+    "certificates": 8002,
+    "reissue": 8003,
+    "distribution": 8004,
+    "notifications": 8005,
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class SettingError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class DatabaseAddress:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> DatabaseAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in {"postgresql", "postgres"} or not parts.path[1:]:
+            raise SettingError(
+                "XJCERT_DATABASE_URL must look like "
+                f"postgresql://user:password@host:port/dbname, got scheme "
+                f"{parts.scheme!r}"
+            )
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=parts.path[1:],
+        )
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        fields = {
+            "host": self.host,
+            "port": str(self.port),
+            "user": self.user,
+            "dbname": dbname or self.dbname,
+            "connect_timeout": "5",
+        }
+        if self.password:
+            fields["password"] = self.password
+        return " ".join(f"{key}='{value}'" for key, value in fields.items())
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    database: DatabaseAddress
+    http_host: str
+    http_ports: dict[str, int]
+    log_level: str
+    max_workers: int
+    relay_batch_size: int
+    ingest_batch_size: int
+    max_delivery_attempts: int
+    dev_applicant_header: bool
+
+    def http_port(self, service: str) -> int:
+        return self.http_ports[service]
+
+    @property
+    def amqp_address(self) -> str:
+        parts = urlsplit(self.amqp_uri)
+        return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    ports = {
+        service: _integer(env, f"XJCERT_{service.upper()}_HTTP_PORT", default)
+        for service, default in DEFAULT_HTTP_PORTS.items()
+    }
+    return Settings(
+        amqp_uri=env.get("XJCERT_AMQP_URI", DEFAULT_AMQP_URI),
+        database=DatabaseAddress.from_url(
+            env.get("XJCERT_DATABASE_URL", DEFAULT_DATABASE_URL)
+        ),
+        http_host=env.get("XJCERT_HTTP_HOST", "127.0.0.1"),
+        http_ports=ports,
+        log_level=env.get("XJCERT_LOG_LEVEL", "INFO").upper(),
+        max_workers=_integer(env, "XJCERT_MAX_WORKERS", 10),
+        relay_batch_size=_integer(env, "XJCERT_RELAY_BATCH_SIZE", 500),
+        ingest_batch_size=_integer(env, "XJCERT_INGEST_BATCH_SIZE", 1000),
+        max_delivery_attempts=_integer(env, "XJCERT_MAX_DELIVERY_ATTEMPTS", 5),
+        dev_applicant_header=_flag(env, "XJCERT_DEV_APPLICANT_HEADER"),
+    )
+
+
+def _integer(env: dict[str, str] | os._Environ[str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _flag(env: dict[str, str] | os._Environ[str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingError(f"{name} must be on or off, got {raw!r}")

@@ -1,0 +1,153 @@
+"""The broker topology: every exchange, queue and binding the product relies on.
+
+Every service declares all of it before it publishes or consumes anything, so a
+fact published before its consumers ever started still finds its queue. Consumer
+queues are quorum queues with a delivery limit: a message that kills its consumer
+again and again ends in the dead letters instead of looping forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kombu import Exchange, Queue, binding
+
+# Systems that publish facts into the event log; each owns "<producer>.events".
+PRODUCERS = (
+    "exam_authority",
+    "ministry",
+    "industry_authority",
+    "health_commission",
+    "identity",
+    "certificates",
+    "reissue",
+    "distribution",
+    "notifications",
+)
+
+# Redeliveries a quorum queue allows before it dead-letters a message on its own.
+# Handler failures are counted by the consumer (see consuming.py); this limit only
+# catches messages whose handling crashes the whole process.
+DELIVERY_LIMIT = 20
+
+# How long a failed message waits before its next attempt. Part of the retry
+# queue's declared arguments, so changing it means deleting those queues first.
+RETRY_DELAY_MS = 2000
+
+
+def exchange_name(producer: str) -> str:
+    return f"{producer}.events"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A queue of one consumer, bound to the event types it handles."""
+
+    queue: str
+    producer: str
+    types: tuple[str, ...]
+
+    @property
+    def exchange(self) -> str:
+        return exchange_name(self.producer)
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.queue}.retry"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue}.dead"
+
+
+SUBSCRIPTIONS: dict[str, Subscription] = {
+    subscription.queue: subscription
+    for subscription in (
+        Subscription(
+            queue="certificates.exam_results",
+            producer="exam_authority",
+            types=("results_published",),
+        ),
+        Subscription(
+            queue="certificates.read_model",
+            producer="certificates",
+            types=("certificate_registered",),
+        ),
+    )
+}
+
+
+def consumer_queue_arguments(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": subscription.dead_letter_queue,
+        # At-least-once dead-lettering needs publishers refused, not messages
+        # dropped, when a queue is full.
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def retry_queue_arguments(subscription: Subscription) -> dict[str, Any]:
+    # Nothing consumes a retry queue: messages wait out the delay, then expire
+    # back into the consumer's queue through the default exchange.
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": RETRY_DELAY_MS,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": subscription.queue,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def dead_letter_queue_arguments() -> dict[str, Any]:
+    return {"x-queue-type": "quorum"}
+
+
+def kombu_queue(subscription: Subscription) -> Queue:
+    """The consumer's queue, with exactly the arguments the topology declares."""
+    exchange = Exchange(subscription.exchange, type="topic", durable=True)
+    return Queue(
+        subscription.queue,
+        bindings=[binding(exchange, routing_key=key) for key in subscription.types],
+        queue_arguments=consumer_queue_arguments(subscription),
+        durable=True,
+        auto_delete=False,
+    )
+
+
+def declare_topology(channel: Any) -> None:
+    """Declare everything on a py-amqp channel; safe to repeat."""
+    for producer in PRODUCERS:
+        channel.exchange_declare(
+            exchange_name(producer), "topic", durable=True, auto_delete=False
+        )
+    for subscription in SUBSCRIPTIONS.values():
+        _declare_subscription(channel, subscription)
+
+
+def _declare_subscription(channel: Any, subscription: Subscription) -> None:
+    channel.queue_declare(
+        subscription.dead_letter_queue,
+        durable=True,
+        auto_delete=False,
+        arguments=dead_letter_queue_arguments(),
+    )
+    channel.queue_declare(
+        subscription.retry_queue,
+        durable=True,
+        auto_delete=False,
+        arguments=retry_queue_arguments(subscription),
+    )
+    channel.queue_declare(
+        subscription.queue,
+        durable=True,
+        auto_delete=False,
+        arguments=consumer_queue_arguments(subscription),
+    )
+    for event_type in subscription.types:
+        channel.queue_bind(subscription.queue, subscription.exchange, event_type)
