@@ -14,9 +14,13 @@ from services.certificates.presentation import present
 from services.certificates.read_model import ApplicantCertificates
 from services.certificates.results import read_results
 from services.common.consuming import fact_handler
-from services.common.dependencies import EventStore, ReadModel, ServiceSettings
+from services.common.dependencies import (
+    CallContext,
+    EventStore,
+    ReadModel,
+    ServiceSettings,
+)
 from services.common.envelope import ContractViolation, Envelope
-from services.common.logs import CallContext
 from services.common.web import (
     HttpError,
     applicant_id_number,

@@ -30,15 +30,18 @@ from nameko.messaging import QueueConsumer
 from services.common.amqp import ConfirmingPublisher, OutgoingMessage
 from services.common.envelope import ContractViolation, parse_message
 from services.common.metrics import spine_metrics
-from services.common.topology import SUBSCRIPTIONS, Subscription, kombu_queue
+from services.common.topology import (
+    ATTEMPTS_HEADER,
+    DEAD_AT_HEADER,
+    ORIGIN_HEADER,
+    REASON_CODE_HEADER,
+    REASON_HEADER,
+    SUBSCRIPTIONS,
+    Subscription,
+    kombu_queue,
+)
 
 log = logging.getLogger(__name__)
-
-ATTEMPTS_HEADER = "x-xjcert-attempts"
-REASON_HEADER = "x-xjcert-dead-reason"
-REASON_CODE_HEADER = "x-xjcert-dead-reason-code"
-DEAD_AT_HEADER = "x-xjcert-dead-at"
-ORIGIN_HEADER = "x-xjcert-origin"
 
 
 class RawQueueConsumer(QueueConsumer):

@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from services.common.amqp import ConfirmingPublisher
 from services.common.db import ensure_schema, open_pool
 from services.common.eventstore import ServiceApplication, event_store_env
+from services.common.logs import set_call_context
 from services.common.metrics import spine_metrics
 from services.common.projection import OrderedProjection
 from services.common.relay import Relay, Translate
@@ -27,6 +28,16 @@ SETTINGS_KEY = "XJCERT_SETTINGS"
 
 def settings_of(container: Any) -> Settings:
     return container.config[SETTINGS_KEY]
+
+
+class CallContext(DependencyProvider):
+    """Puts the worker's entrypoint and call id into every log record it writes."""
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        set_call_context(worker_ctx.entrypoint.method_name, worker_ctx.call_id)
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        set_call_context(None, None)
 
 
 class ServiceSettings(DependencyProvider):

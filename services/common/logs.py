@@ -11,8 +11,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from nameko.extensions import DependencyProvider
-
 _entrypoint: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "entrypoint", default=None
 )
@@ -56,13 +54,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
-class CallContext(DependencyProvider):
-    """Puts the worker's entrypoint and call id into every log record it writes."""
-
-    def worker_setup(self, worker_ctx) -> None:
-        _entrypoint.set(worker_ctx.entrypoint.method_name)
-        _call_id.set(worker_ctx.call_id)
-
-    def worker_teardown(self, worker_ctx) -> None:
-        _entrypoint.set(None)
-        _call_id.set(None)
+def set_call_context(entrypoint: str | None, call_id: str | None) -> None:
+    _entrypoint.set(entrypoint)
+    _call_id.set(call_id)

@@ -35,6 +35,13 @@ DELIVERY_LIMIT = 20
 # queue's declared arguments, so changing it means deleting those queues first.
 RETRY_DELAY_MS = 2000
 
+# Headers a consumer adds when it sends a message on to a retry or dead-letter queue.
+ATTEMPTS_HEADER = "x-xjcert-attempts"
+REASON_CODE_HEADER = "x-xjcert-dead-reason-code"
+REASON_HEADER = "x-xjcert-dead-reason"
+DEAD_AT_HEADER = "x-xjcert-dead-at"
+ORIGIN_HEADER = "x-xjcert-origin"
+
 
 def exchange_name(producer: str) -> str:
     return f"{producer}.events"

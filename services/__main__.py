@@ -1,0 +1,71 @@
+"""python -m services: run every built service, each in its own process.
+
+Checks PostgreSQL and RabbitMQ first and stops at once, naming the address and
+the setting, if either is unreachable. Stops all services when one of them
+stops or on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from services.common.runner import preflight
+from services.common.settings import SettingError, load_settings
+
+# Services with a process of their own; the others are not built yet.
+RUNNABLE = ("certificates",)
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingError as error:
+        sys.exit(str(error))
+    preflight(settings)
+
+    children = {
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"])
+        for name in RUNNABLE
+    }
+    for name in RUNNABLE:
+        print(
+            f"{name}: http://{settings.http_host}:{settings.http_port(name)}"
+            "  (GET /v1/me/certificates, /metrics)",
+            flush=True,
+        )
+    print(f"RabbitMQ {settings.amqp_address}, PostgreSQL {settings.database}")
+    print("Publish sample exam results with: make demo   (Ctrl-C stops)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        _wait_for_first_exit(children)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        _stop(children)
+
+
+def _wait_for_first_exit(children: dict[str, subprocess.Popen]) -> None:
+    while True:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(f"{name} stopped (exit code {child.returncode})", flush=True)
+                return
+        time.sleep(0.5)
+
+
+def _stop(children: dict[str, subprocess.Popen]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    main()
