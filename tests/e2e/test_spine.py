@@ -1,0 +1,151 @@
+"""Exam results in over plain AMQP, each applicant's certificates out over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+from services.common.dead_letters import list_dead_letters, replay_dead_letters
+from tests.support.infrastructure import eventually
+from tools.exam_authority import Broker, publish, results_message, sample_candidates
+
+CERTIFICATE_ROWS = "SELECT count(*) FROM certificates_read.applicant_certificates"
+STORED_EVENTS = "SELECT count(*) FROM certificates.certificates_events"
+
+
+def mine(service, id_number: str) -> dict:
+    response = service.get(
+        "/v1/me/certificates", headers={"X-Dev-Applicant-Id-Number": id_number}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_every_passed_candidate_reaches_their_read_model(
+    start_certificates, database, vhost
+):
+    service = start_certificates()
+    candidates = sample_candidates("2025-econ", 300, xpcc=4)
+
+    publish(Broker(vhost.amqp_uri), results_message("2025-econ", candidates))
+
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 300, what="300 rows")
+    for candidate in candidates[::37]:
+        (certificate,) = mine(service, candidate["id_number"])["certificates"]
+        assert certificate["certificate_number"] == candidate["certificate_number"]
+        assert certificate["holder_name"] == candidate["name"]
+        assert certificate["qualification"]["name"] == "经济专业技术资格"
+    xpcc = mine(service, candidates[0]["id_number"])["certificates"][0]
+    assert xpcc["state"] == "served_by_xpcc"
+    assert "兵团" in xpcc["notice"]
+    kept = mine(service, candidates[10]["id_number"])["certificates"][0]
+    assert kept["state"] == "in_custody"
+    assert kept["custody_until"] == "2030-11-09"
+
+
+def test_republished_results_change_nothing(start_certificates, database, vhost):
+    start_certificates()
+    broker = Broker(vhost.amqp_uri)
+    message = results_message("2025-arch", sample_candidates("2025-arch", 120))
+    publish(broker, message)
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 120, what="120 rows")
+
+    publish(broker, message)
+    publish(broker, {**message, "event_id": "0b2f7e55-0a8e-4f54-9d0d-6a1c7b9f3e21"})
+    marker = results_message("2025-mark", sample_candidates("2025-mark", 1))
+    publish(broker, marker)  # consumed after the repeats: once it shows, they were
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 121, what="the marker")
+
+    assert database.scalar(STORED_EVENTS) == 121
+    assert vhost.queue_depth("certificates.exam_results.dead") == 0
+
+
+def test_malformed_messages_are_dead_lettered_and_good_ones_flow(
+    start_certificates, database, vhost
+):
+    start_certificates()
+    broker = Broker(vhost.amqp_uri)
+    bad_id = sample_candidates("2025-bad", 3)
+    bad_id[1]["id_number"] = "650102199308052191"  # checksum off by one
+
+    publish(broker, b"{not json")
+    publish(broker, b"<results/>", content_type="application/xml")
+    publish(broker, {"type": "results_published", "data": {}})
+    publish(broker, results_message("2025-bad", bad_id))
+    publish(broker, results_message("2025-good", sample_candidates("2025-good", 50)))
+
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 50, what="good rows")
+    eventually(
+        lambda: vhost.queue_depth("certificates.exam_results.dead") == 4,
+        what="four dead letters",
+    )
+    letters = list_dead_letters(vhost.amqp_uri, "certificates.exam_results")
+    assert sorted(letter.reason_code for letter in letters) == [
+        "invalid_id_number",
+        "malformed_json",
+        "schema_violation",
+        "unsupported_content_type",
+    ]
+    invalid = next(x for x in letters if x.reason_code == "invalid_id_number")
+    assert "positions 1" in invalid.reason
+    assert "650102199308052191" not in json.dumps([x.reason for x in letters])
+
+
+def test_replayed_dead_letters_are_handled_once_fixed(
+    start_certificates, database, vhost
+):
+    start_certificates()
+    broker = Broker(vhost.amqp_uri)
+    message = results_message("2025-fix", sample_candidates("2025-fix", 5))
+    message["data"]["exam_session"]["qualification_code"] = "astronaut"
+    publish(broker, message)
+    eventually(
+        lambda: vhost.queue_depth("certificates.exam_results.dead") == 1,
+        what="the dead letter",
+    )
+
+    moved = replay_dead_letters(vhost.amqp_uri, "certificates.exam_results")
+
+    assert moved == 1
+    eventually(
+        lambda: vhost.queue_depth("certificates.exam_results.dead") == 1,
+        what="the still-broken message to come back",
+    )
+    (letter,) = list_dead_letters(vhost.amqp_uri, "certificates.exam_results")
+    assert letter.reason_code == "unknown_qualification"
+    assert database.scalar(CERTIFICATE_ROWS) == 0
+
+
+def test_applicant_errors_are_clear(start_certificates):
+    service = start_certificates()
+
+    no_header = service.get("/v1/me/certificates")
+    bad_number = service.get(
+        "/v1/me/certificates",
+        headers={"X-Dev-Applicant-Id-Number": "650102199308052191"},
+    )
+    nobody = mine(service, "650102199308052190")
+
+    assert no_header.status_code == 401
+    assert no_header.json()["error"]["code"] == "authentication_required"
+    assert bad_number.status_code == 400
+    assert bad_number.json()["error"]["code"] == "invalid_id_number"
+    assert nobody["certificates"] == []
+    assert nobody["notice"]
+
+
+def test_metrics_count_the_spine(start_certificates, database, vhost):
+    service = start_certificates()
+    publish(
+        Broker(vhost.amqp_uri),
+        results_message("2025-metric", sample_candidates("2025-metric", 7)),
+    )
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 7, what="7 rows")
+
+    text = service.get("/metrics").text
+
+    assert 'certificates_events_published_total{type="certificate_registered"} 7.0' in text
+    assert (
+        'certificates_events_consumed_total{outcome="applied",'
+        'queue="certificates.read_model"} 7.0'
+    ) in text
+    assert "certificates_relay_lag_events 0.0" in text
