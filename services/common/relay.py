@@ -24,7 +24,12 @@ from eventsourcing.domain import DomainEventProtocol
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from services.common.amqp import ConfirmingPublisher, OutgoingMessage, Unroutable
+from services.common.amqp import (
+    ConfirmingPublisher,
+    OutgoingMessage,
+    PublishFailed,
+    Unroutable,
+)
 from services.common.envelope import Envelope, stable_event_id
 from services.common.metrics import SpineMetrics
 from services.common.topology import exchange_name
@@ -96,6 +101,14 @@ class Relay:
                         self._publish_while_leader(lock_conn)
                     else:
                         time.sleep(BACKOFF_SECONDS)
+            except Unroutable as error:
+                # A missing queue is a deployment fault: nothing is lost (the
+                # event stays in the log), but someone must declare the queue.
+                log.error("relay of %s is stuck: %s", self.producer, error)
+                time.sleep(BACKOFF_SECONDS)
+            except (PublishFailed, psycopg.OperationalError) as error:
+                log.warning("relay of %s will retry: %s", self.producer, error)
+                time.sleep(BACKOFF_SECONDS)
             except Exception:
                 log.exception("relay of %s failed; retrying", self.producer)
                 time.sleep(BACKOFF_SECONDS)

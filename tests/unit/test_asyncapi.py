@@ -1,0 +1,219 @@
+"""docs/asyncapi.yaml stays true to the topology, the contracts and the code."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from services.certificates.application import publication
+from services.certificates.catalogue import qualification
+from services.certificates.domain import Certificate
+from services.certificates.results import read_results
+from services.common.envelope import Envelope, parse_message
+from services.common.relay import envelope_for
+from services.common.topology import (
+    PRODUCERS,
+    SUBSCRIPTIONS,
+    consumer_queue_arguments,
+    exchange_name,
+)
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+
+
+def channel_binding(document: dict[str, Any], routing_key: str) -> dict[str, Any]:
+    assert routing_key in document["channels"], f"no channel for {routing_key}"
+    return document["channels"][routing_key]["bindings"]["amqp"]
+
+
+def messages(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for routing_key, channel in document["channels"].items():
+        for operation in ("publish", "subscribe"):
+            if operation in channel:
+                yield routing_key, channel[operation]["message"]
+
+
+def example_payloads(document: dict[str, Any], routing_key: str) -> list[dict]:
+    found = [
+        example["payload"]
+        for key, message in messages(document)
+        if key == routing_key
+        for example in message.get("examples", [])
+    ]
+    assert found, f"no example payload for {routing_key}"
+    return found
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def payload_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """The documented payload schema, its relative $refs read from disk."""
+
+    def retrieve(uri: str) -> Resource:
+        path = Path(uri.removeprefix("file://"))
+        return Resource.from_contents(json.loads(path.read_text(encoding="utf-8")))
+
+    rooted = {"$id": DOCUMENT.as_uri(), **schema}
+    return Draft202012Validator(rooted, registry=Registry(retrieve=retrieve))
+
+
+def parsed(payload: dict[str, Any]) -> Envelope:
+    return parse_message(
+        json.dumps(payload, ensure_ascii=False).encode(), "application/json"
+    )
+
+
+def test_the_document_is_asyncapi_2_6_over_amqp_0_9_1(document):
+    servers = document["servers"].values()
+
+    assert document["asyncapi"] == "2.6.0"
+    assert {(s["protocol"], s["protocolVersion"]) for s in servers} == {
+        ("amqp", "0-9-1")
+    }
+
+
+@pytest.mark.parametrize(
+    ("queue", "routing_key"),
+    [(s.queue, key) for s in SUBSCRIPTIONS.values() for key in s.types],
+)
+def test_every_subscription_is_a_channel_with_its_queue(document, queue, routing_key):
+    subscription = SUBSCRIPTIONS[queue]
+
+    binding = channel_binding(document, routing_key)
+    queues = {q["name"]: q for q in binding["x-consumer-queues"]}
+
+    assert binding["is"] == "routingKey"
+    assert binding["exchange"]["name"] == subscription.exchange
+    assert binding["exchange"]["type"] == "topic"
+    assert binding["exchange"]["durable"] is True
+    assert queue in queues
+    assert queues[queue]["type"] == "quorum"
+    assert queues[queue]["arguments"] == consumer_queue_arguments(subscription)
+    assert queues[queue]["retryQueue"] == subscription.retry_queue
+    assert queues[queue]["deadLetterQueue"] == subscription.dead_letter_queue
+
+
+def test_every_channel_is_on_a_declared_exchange_with_a_declared_queue(document):
+    declared = {
+        (s.exchange, key, s.queue) for s in SUBSCRIPTIONS.values() for key in s.types
+    }
+    exchanges = {exchange_name(producer) for producer in PRODUCERS}
+
+    for routing_key in document["channels"]:
+        binding = channel_binding(document, routing_key)
+        exchange = binding["exchange"]["name"]
+        assert exchange in exchanges, routing_key
+        for queue in binding["x-consumer-queues"]:
+            assert (exchange, routing_key, queue["name"]) in declared, routing_key
+
+
+def test_messages_are_persistent_confirmed_json(document):
+    for routing_key, channel in document["channels"].items():
+        for operation in ("publish", "subscribe"):
+            if operation not in channel:
+                continue
+            amqp = channel[operation]["bindings"]["amqp"]
+            message = channel[operation]["message"]
+            assert amqp["deliveryMode"] == 2, routing_key
+            assert amqp["mandatory"] is True, routing_key
+            assert message["contentType"] == "application/json", routing_key
+
+
+def test_every_ref_names_an_existing_json_file(document):
+    found = list(refs(document))
+
+    assert found
+    for ref in found:
+        path, _, fragment = ref.partition("#")
+        assert path, f"{ref} is not a file reference"
+        target = (DOCUMENT.parent / path).resolve()
+        assert target.is_file(), f"{ref} points at no file"
+        try:
+            json.loads(target.read_text(encoding="utf-8"))
+        except ValueError as error:
+            pytest.fail(f"{ref} is not valid JSON: {error}")
+        assert not fragment, f"{ref}: fragments are not used here"
+
+
+def test_every_payload_refers_to_the_envelope_and_its_types_contract(document):
+    for routing_key, message in messages(document):
+        envelope_ref, data_part = message["payload"]["allOf"]
+        producer = data_part["properties"]["producer"]["const"]
+        version = data_part["properties"]["version"]["const"]
+
+        assert envelope_ref["$ref"].endswith("/envelope.v1.json")
+        assert data_part["properties"]["type"]["const"] == routing_key
+        assert data_part["properties"]["data"]["$ref"].endswith(
+            f"/{producer}.{routing_key}.v{version}.json"
+        )
+
+
+def test_every_example_fits_its_documented_payload_schema(document):
+    for routing_key, message in messages(document):
+        validator = payload_validator(message["payload"])
+        for example in message.get("examples", []):
+            errors = [e.message for e in validator.iter_errors(example["payload"])]
+            assert not errors, f"{routing_key}: {errors}"
+
+
+def test_the_results_example_is_accepted_whole(document):
+    for payload in example_payloads(document, "results_published"):
+        envelope = parsed(payload)
+        results = read_results(envelope)
+
+        assert envelope.type == "results_published"
+        assert envelope.producer == "exam_authority"
+        assert len(results.candidates) == len(payload["data"]["candidates"])
+
+
+def test_every_example_passes_its_contract(document):
+    for routing_key, message in messages(document):
+        for example in message.get("examples", []):
+            envelope = parsed(example["payload"])
+            assert envelope.type == routing_key
+
+
+def test_the_certificate_example_is_what_the_relay_publishes(document):
+    results = read_results(parsed(example_payloads(document, "results_published")[0]))
+    candidate, session = results.candidates[0], results.session
+    certificate = Certificate.register(
+        certificate_number=candidate.certificate_number,
+        holder_id_number=candidate.id_number,
+        holder_name=candidate.name,
+        qualification=qualification(session.qualification.code),
+        level=session.level,
+        specialty=candidate.specialty,
+        exam_session_id=session.session_id,
+        exam_end_date=session.exam_end_date,
+        registration_place=candidate.registration_place,
+    )
+    (registered,) = certificate.collect_events()
+
+    published = envelope_for(registered, "certificates", publication)
+    documented = parsed(example_payloads(document, "certificate_registered")[0])
+
+    assert published is not None
+    assert documented.event_id == published.event_id
+    assert documented.aggregate_id == published.aggregate_id
+    assert documented.aggregate_version == published.aggregate_version
+    assert documented.data == published.data
