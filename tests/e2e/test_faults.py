@@ -29,7 +29,9 @@ def publish_sessions(vhost, sessions: int, candidates: int) -> int:
     broker = Broker(vhost.amqp_uri)
     for n in range(sessions):
         session = f"2025-load-{n}"
-        publish(broker, results_message(session, sample_candidates(session, candidates)))
+        publish(
+            broker, results_message(session, sample_candidates(session, candidates))
+        )
     return sessions * candidates
 
 

@@ -143,7 +143,9 @@ def test_metrics_count_the_spine(start_certificates, database, vhost):
 
     text = service.get("/metrics").text
 
-    assert 'certificates_events_published_total{type="certificate_registered"} 7.0' in text
+    assert (
+        'certificates_events_published_total{type="certificate_registered"} 7.0' in text
+    )
     assert (
         'certificates_events_consumed_total{outcome="applied",'
         'queue="certificates.read_model"} 7.0'

@@ -1,4 +1,4 @@
-"""Real PostgreSQL databases and RabbitMQ virtual hosts, one per test, thrown away after."""
+"""Real PostgreSQL databases and RabbitMQ virtual hosts: one of each per test."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ class ScratchDatabase:
     def __init__(self) -> None:
         self.name = f"xjcert_test_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name))
+            )
         self.url = f"postgresql://postgres@127.0.0.1:5432/{self.name}"
 
     def connect(self) -> psycopg.Connection:
@@ -83,7 +85,7 @@ class ScratchVhost:
         return int(info.get("messages", 0))
 
     def close_connections(self) -> int:
-        """Cut every client connection of this virtual host, as a network fault would."""
+        """Cut every client connection of this virtual host, like a network fault."""
         connections = self._api("GET", f"vhosts/{self.name}/connections").json()
         for connection in connections:
             self._api(
@@ -110,11 +112,15 @@ class ScratchVhost:
         return response
 
 
-def settings_for(database: ScratchDatabase, vhost: ScratchVhost, **extra: str) -> Settings:
+def settings_for(
+    database: ScratchDatabase, vhost: ScratchVhost, **extra: str
+) -> Settings:
     return load_settings(environment_for(database, vhost, **extra))
 
 
-def environment_for(database: ScratchDatabase, vhost: ScratchVhost, **extra: str) -> dict:
+def environment_for(
+    database: ScratchDatabase, vhost: ScratchVhost, **extra: str
+) -> dict:
     return {
         "XJCERT_DATABASE_URL": database.url,
         "XJCERT_AMQP_URI": vhost.amqp_uri,
