@@ -22,13 +22,16 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from kombu.message import Message
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, SharedExtension
 from nameko.messaging import QueueConsumer
 
-from services.common.amqp import ConfirmingPublisher, OutgoingMessage
-from services.common.envelope import ContractViolation, parse_message
+from services.common.amqp import ConfirmingPublisher, OutgoingMessage, PublishFailed
+from services.common.envelope import ContractViolation, Envelope, parse_message
 from services.common.metrics import spine_metrics
 from services.common.topology import (
     ATTEMPTS_HEADER,
@@ -42,6 +45,14 @@ from services.common.topology import (
 )
 
 log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (
+    psycopg.OperationalError,
+    StoreOperationalError,
+    StoreInterfaceError,
+    PublishFailed,
+    ConnectionError,
+)
 
 
 class RawQueueConsumer(QueueConsumer):
@@ -113,6 +124,7 @@ class FactHandler(Entrypoint):
         started = time.monotonic()
         try:
             envelope = parse_message(message.body, message.content_type)
+            self._check_addressed_here(envelope)
         except ContractViolation as violation:
             dead_letter = partial(
                 self._dead_letter, message, violation.code, violation.reason
@@ -134,8 +146,24 @@ class FactHandler(Entrypoint):
             self.metrics.consumed.labels(queue, "applied").inc()
             self.queue_consumer.ack_message(message)
         else:
-            self._settle(message, partial(self._after_failure, message, exc_info[1]))
+            failure = partial(self._after_failure, message, exc_info[1], worker_ctx)
+            self._settle(message, failure)
         return result, exc_info
+
+    def _check_addressed_here(self, envelope: Envelope) -> None:
+        # The routing key put the message here; its envelope must agree, or the
+        # handler would read data of another shape.
+        subscription = self.subscription
+        if (
+            envelope.producer != subscription.producer
+            or envelope.type not in subscription.types
+        ):
+            raise ContractViolation(
+                "unexpected_type",
+                f"{envelope.type!r} from {envelope.producer!r} does not belong in "
+                f"{subscription.queue}, which takes {', '.join(subscription.types)} "
+                f"from {subscription.producer!r}",
+            )
 
     def _settle(self, message: Message, move_on: Callable[[], None]) -> None:
         try:
@@ -148,17 +176,27 @@ class FactHandler(Entrypoint):
             )
             self.queue_consumer.requeue_message(message)
 
-    def _after_failure(self, message: Message, error: BaseException) -> None:
+    def _after_failure(
+        self, message: Message, error: BaseException, worker_ctx: Any
+    ) -> None:
         if isinstance(error, ContractViolation):
             self._dead_letter(message, error.code, error.reason)
             return
-        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
-        reason = f"{type(error).__name__}: {error}"[:1000]
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
+        # An outage of the database or broker is no fault of the message: it
+        # waits for the outage to end instead of using up its attempts.
+        if not isinstance(error, TRANSIENT_ERRORS):
+            attempts += 1
         if attempts >= self.max_attempts:
+            # Exception texts can quote data; the reason points to the log instead.
+            reason = (
+                f"{type(error).__name__} on each of {attempts} attempts; the service "
+                f"log has the details under call id {worker_ctx.call_id}"
+            )
             self._dead_letter(message, "handler_failed", reason, attempts)
             return
         log.warning(
-            "handler failed on %s (attempt %s of %s), retrying: %s",
+            "handler failed on %s (%s of %s attempts used), retrying: %s",
             self.subscription.queue,
             attempts,
             self.max_attempts,

@@ -7,6 +7,7 @@ application or the projection itself, never a connection.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -24,6 +25,7 @@ from services.common.settings import Settings
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "XJCERT_SETTINGS"
+PARKED_WATCH_SECONDS = 15
 
 
 def settings_of(container: Any) -> Settings:
@@ -98,9 +100,24 @@ class ReadModel(DependencyProvider):
         ensure_schema(self.pool, schema)
         self.projection = self.projection_class(self.pool, schema)
         self.projection.setup()
+        self._stopping = False
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._watch_parked, identifier="parked")
 
     def stop(self) -> None:
+        self._stopping = True
         self.pool.close()
+
+    def _watch_parked(self) -> None:
+        """Keep the parked-events gauge current: parked facts wait on a gap."""
+        gauge = spine_metrics(self.container.service_name).parked
+        while not self._stopping:
+            try:
+                gauge.labels(self.projection.name).set(self.projection.parked_count())
+            except Exception:  # a database outage; the consumers report it too
+                log.warning("could not count parked events", exc_info=True)
+            time.sleep(PARKED_WATCH_SECONDS)
 
     def get_dependency(self, worker_ctx: Any) -> OrderedProjection:
         return self.projection
