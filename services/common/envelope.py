@@ -89,10 +89,11 @@ def parse_message(body: bytes, content_type: str | None) -> Envelope:
             f"from {raw['producer']!r}",
         ) from None
     _check(validator, raw["data"], "data")
-    return _envelope(raw)
+    return envelope_from_dict(raw)
 
 
-def _envelope(raw: dict[str, Any]) -> Envelope:
+def envelope_from_dict(raw: dict[str, Any]) -> Envelope:
+    """An envelope from a dict that was validated when it first arrived."""
     return Envelope(
         event_id=uuid.UUID(raw["event_id"]),
         type=raw["type"],
@@ -118,8 +119,8 @@ def _describe(where: str, error: ValidationError) -> str:
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path
     )
     if error.validator == "required":
-        missing = [name for name in error.validator_value if name not in error.instance]
-        return f"{path}: missing {', '.join(missing)}"
+        # One error per missing field; its message names the field, not a value.
+        return f"{path}: missing {error.message.split(chr(39))[1]}"
     if error.validator == "additionalProperties":
         return f"{path}: has fields the contract does not define"
     return f"{path}: fails {error.validator!r}"

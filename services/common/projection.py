@@ -19,7 +19,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
-from services.common.envelope import Envelope, parse_message
+from services.common.envelope import Envelope, envelope_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class OrderedProjection(ABC):
             if row is None:
                 return version
             body: Any = row[0]
-            self.apply(cursor, parse_message(json.dumps(body).encode(), None))
+            self.apply(cursor, envelope_from_dict(body))
             version += 1
 
     def _sql(self, template: str) -> sql.Composed:
