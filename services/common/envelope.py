@@ -89,7 +89,13 @@ def parse_message(body: bytes, content_type: str | None) -> Envelope:
             f"from {raw['producer']!r}",
         ) from None
     _check(validator, raw["data"], "data")
-    return envelope_from_dict(raw)
+    try:
+        return envelope_from_dict(raw)
+    except ValueError:
+        # The schema checks occurred_at's shape; only the calendar knows 30 February.
+        raise ContractViolation(
+            "invalid_date", "occurred_at is not a calendar date and time"
+        ) from None
 
 
 def envelope_from_dict(raw: dict[str, Any]) -> Envelope:

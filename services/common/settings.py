@@ -43,9 +43,15 @@ class DatabaseAddress:
                 f"postgresql://user:password@host:port/dbname, got scheme "
                 f"{parts.scheme!r}"
             )
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise SettingError(
+                "XJCERT_DATABASE_URL has a port that is not a number from 1 to 65535"
+            ) from None
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
+            port=port,
             user=unquote(parts.username or "postgres"),
             password=unquote(parts.password or ""),
             dbname=parts.path[1:],

@@ -78,11 +78,6 @@ def test_a_bad_database_url_names_the_variable_but_not_the_password(url):
     assert "secret" not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="urlsplit's port check raises a bare ValueError that does not name "
-    "XJCERT_DATABASE_URL",
-)
 @pytest.mark.parametrize("port", ["fivefour", "99999"])
 def test_a_database_url_with_a_bad_port_names_the_variable(port):
     url = f"postgresql://xjcert@db:{port}/xjcert"
