@@ -56,10 +56,11 @@ class CertificatesService:
         )
 
     @fact_handler("certificates.read_model", expected_exceptions=ContractViolation)
-    def project_certificate(self, envelope: Envelope) -> None:
+    def project_certificate(self, envelope: Envelope) -> str:
         """When a certificate fact is published, update its holder's read model."""
         outcome = self.read_model.handle(envelope)
         log.debug("%s %s: %s", envelope.type, envelope.event_id, outcome.value)
+        return outcome.value
 
     @http("GET", "/v1/me/certificates")
     def my_certificates(self, request: Request) -> Response:

@@ -143,7 +143,9 @@ class FactHandler(Entrypoint):
         queue = self.subscription.queue
         self.metrics.handler_seconds.labels(queue).observe(time.monotonic() - started)
         if exc_info is None:
-            self.metrics.consumed.labels(queue, "applied").inc()
+            # A handler may name its outcome ("duplicate", "parked"); else "applied".
+            outcome = result if isinstance(result, str) else "applied"
+            self.metrics.consumed.labels(queue, outcome).inc()
             self.queue_consumer.ack_message(message)
         else:
             failure = partial(self._after_failure, message, exc_info[1], worker_ctx)

@@ -177,8 +177,8 @@ class Relay:
         with self.pool.connection() as conn:
             conn.execute(
                 self._sql(
-                    "UPDATE {schema}.relay_position SET position = %s "
-                    "WHERE producer = %s"
+                    "UPDATE {schema}.relay_position "
+                    "SET position = GREATEST(position, %s) WHERE producer = %s"
                 ),
                 (position, self.producer),
             )

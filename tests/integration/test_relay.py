@@ -64,6 +64,14 @@ def relay_parts(settings):
     pool.close()
 
 
+class Killed(Exception):
+    pass
+
+
+def killed(position: int) -> None:
+    raise Killed
+
+
 def drain(amqp_uri: str, queue: str) -> list[dict]:
     connection = open_connection(amqp_uri)
     channel = connection.channel()
@@ -106,8 +114,9 @@ def test_a_relay_restarted_before_saving_its_position_republishes_same_ids(
     declare(settings.amqp_uri)
     app.save(certificate("N-0001"), certificate("N-0002"))
     first = make_relay()
-    first.publish_pending()
-    first._save_position(0)  # as if killed between the confirm and the save
+    first._save_position = killed  # dies after the confirms, before saving
+    with pytest.raises(Killed):
+        first.publish_pending()
 
     make_relay().publish_pending()
 
