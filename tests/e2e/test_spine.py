@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from services.common.amqp import declare_everything
 from services.common.dead_letters import list_dead_letters, replay_dead_letters
 from tests.support.infrastructure import eventually
 from tools.exam_authority import Broker, publish, results_message, sample_candidates
@@ -151,3 +152,17 @@ def test_metrics_count_the_spine(start_certificates, database, vhost):
         'queue="certificates.read_model"} 7.0'
     ) in text
     assert "certificates_relay_lag_events 0.0" in text
+
+
+def test_results_published_before_the_service_first_ran_are_kept(
+    start_certificates, database, vhost
+):
+    declare_everything(vhost.amqp_uri)  # as the deployment does before any service
+    publish(
+        Broker(vhost.amqp_uri),
+        results_message("2025-early", sample_candidates("2025-early", 40)),
+    )
+
+    start_certificates()
+
+    eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 40, what="40 rows")
