@@ -23,7 +23,7 @@ run: install
 demo: install
 	$(PY) -m tools.exam_authority --candidates 50 --xpcc 5
 
-test: install
+test: install lint
 	$(PY) -m pytest
 
 test-unit: install

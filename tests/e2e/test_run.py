@@ -1,4 +1,4 @@
-"""`python -m services` (what `make run` starts): clear failures, clean start and stop."""
+"""`python -m services`, which `make run` starts: clear failures, clean start, stop."""
 
 from __future__ import annotations
 
