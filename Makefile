@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-unit lint rebuild-read-model dead-letters clean
+.PHONY: install run demo test test-unit lint rebuild-read-model staff dead-letters clean
 
 install: $(STAMP)
 
@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Development secrets (event cipher key, token keys) live in .run/keys, made once.
+# Production gets its secrets from the deployment.
+KEYS := .run/keys
+
 run: install
-	XJCERT_DEV_APPLICANT_HEADER=$${XJCERT_DEV_APPLICANT_HEADER:-on} $(PY) -m services
+	@eval "$$($(PY) -m services.common.keys $(KEYS))" && $(PY) -m services
 
 demo: install
 	$(PY) -m tools.exam_authority --candidates 50 --xpcc 5
@@ -34,11 +38,16 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 rebuild-read-model: install
-	$(PY) -m services.certificates.rebuild
+	@eval "$$($(PY) -m services.common.keys $(KEYS))" && \
+	  $(PY) -m services.certificates.rebuild
+
+staff: install
+	@eval "$$($(PY) -m services.common.keys $(KEYS))" && \
+	  $(PY) -m services.identity.staff --mobile "$(MOBILE)" --role "$(ROLE)"
 
 dead-letters: install
 	$(PY) -m services.common.dead_letters list certificates.exam_results
 	$(PY) -m services.common.dead_letters list certificates.read_model
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build

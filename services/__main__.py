@@ -16,7 +16,7 @@ from services.common.runner import preflight
 from services.common.settings import SettingError, load_settings
 
 # Services with a process of their own; the others are not built yet.
-RUNNABLE = ("certificates",)
+RUNNABLE = ("identity", "certificates")
 
 
 def main() -> None:
@@ -32,8 +32,7 @@ def main() -> None:
     }
     for name in RUNNABLE:
         print(
-            f"{name}: http://{settings.http_host}:{settings.http_port(name)}"
-            "  (GET /v1/me/certificates, /metrics)",
+            f"{name}: http://{settings.http_host}:{settings.http_port(name)}",
             flush=True,
         )
     print(f"RabbitMQ {settings.amqp_address}, PostgreSQL {settings.database}")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from services.certificates.application import CertificatesApplication, publication
 from services.certificates.read_model import ApplicantCertificates
-from services.common.db import ensure_schema, open_pool
+from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.eventstore import event_store_env
 from services.common.logs import configure_logging
 from services.common.relay import envelope_for
@@ -33,9 +33,10 @@ def rebuild(settings: Settings, progress: bool = True) -> int:
     app = CertificatesApplication(env=event_store_env(settings, SERVICE))
     pool = open_pool(settings.database, max_size=2)
     try:
-        ensure_schema(pool, f"{SERVICE}_read")
         projection = ApplicantCertificates(pool, f"{SERVICE}_read")
-        projection.setup()
+        with schema_lock(settings.database, projection.schema):
+            ensure_schema(pool, projection.schema)
+            projection.setup()
         return _replay(app, projection, progress)
     finally:
         pool.close()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
 from services.certificates.application import CertificatesApplication, publication
 from services.certificates.presentation import present
-from services.certificates.read_model import ApplicantCertificates
+from services.certificates.read_model import ApplicantCertificates, VerifiedAccounts
 from services.certificates.results import read_results
+from services.common.auth import Role
 from services.common.consuming import fact_handler
 from services.common.dependencies import (
     CallContext,
@@ -21,12 +21,8 @@ from services.common.dependencies import (
     ServiceSettings,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.web import (
-    HttpError,
-    applicant_id_number,
-    error_response,
-    json_response,
-)
+from services.common.errors import Forbidden
+from services.common.web import PUBLIC, api, caller_of
 from services.common.workdays import BEIJING
 
 log = logging.getLogger(__name__)
@@ -41,6 +37,7 @@ class CertificatesService:
         CertificatesApplication, publication
     )
     read_model: ApplicantCertificates = ReadModel(ApplicantCertificates)
+    accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
 
     @fact_handler("certificates.exam_results", expected_exceptions=ContractViolation)
     def record_exam_results(self, envelope: Envelope) -> None:
@@ -58,19 +55,25 @@ class CertificatesService:
     @fact_handler("certificates.read_model", expected_exceptions=ContractViolation)
     def project_certificate(self, envelope: Envelope) -> str:
         """When a certificate fact is published, update its holder's read model."""
-        outcome = self.read_model.handle(envelope)
-        log.debug("%s %s: %s", envelope.type, envelope.event_id, outcome.value)
-        return outcome.value
+        return self.read_model.handle(envelope).value
 
-    @http("GET", "/v1/me/certificates")
-    def my_certificates(self, request: Request) -> Response:
-        try:
-            id_number = applicant_id_number(request, self.settings)
-        except HttpError as error:
-            return error_response(error)
+    @fact_handler("certificates.accounts", expected_exceptions=ContractViolation)
+    def link_verified_account(self, envelope: Envelope) -> str:
+        """When an account's real name is verified, link it to its certificates."""
+        return self.accounts.handle(envelope).value
+
+    @api("GET", "/v1/me/certificates", roles={Role.APPLICANT})
+    def my_certificates(self, request: Request) -> dict:
+        id_number = self.accounts.id_number_of(caller_of(request).account_id)
+        if id_number is None:
+            raise Forbidden(
+                "real_name_required",
+                "请先完成实名认证，再查看您名下的证书。"
+                "刚完成认证的，请稍候几秒再刷新。",
+            )
         rows = self.read_model.certificates_of(id_number)
-        return json_response(present(rows, datetime.now(BEIJING).date()))
+        return present(rows, datetime.now(BEIJING).date())
 
-    @http("GET", "/metrics")
+    @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -46,10 +48,19 @@ def ensure_database(address: DatabaseAddress) -> None:
 
 def ensure_schema(pool: ConnectionPool, schema: str) -> None:
     with pool.connection() as conn:
-        try:
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-            )
-        except psycopg.errors.UniqueViolation:
-            # Two services creating the same schema at the same instant.
-            conn.rollback()
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+        )
+
+
+@contextmanager
+def schema_lock(address: DatabaseAddress, schema: str) -> Iterator[None]:
+    """Hold the schema's change lock while creating what it needs.
+
+    `CREATE ... IF NOT EXISTS` is not safe against itself: two processes (or two
+    dependencies of one service) creating the same table at once can both try.
+    The lock lives on a connection of its own, so the creation may use any other.
+    """
+    with psycopg.connect(address.conninfo(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"ddl:{schema}",))
+        yield  # closing the connection releases the lock

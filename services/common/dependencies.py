@@ -14,8 +14,8 @@ from nameko.extensions import DependencyProvider
 from psycopg_pool import ConnectionPool
 
 from services.common.amqp import ConfirmingPublisher
-from services.common.db import ensure_schema, open_pool
-from services.common.eventstore import ServiceApplication, event_store_env
+from services.common.db import ensure_schema, open_pool, schema_lock
+from services.common.eventstore import ServiceApplication
 from services.common.logs import set_call_context
 from services.common.metrics import spine_metrics
 from services.common.projection import OrderedProjection
@@ -60,8 +60,9 @@ class EventStore(DependencyProvider):
         settings = settings_of(self.container)
         schema = self.container.service_name
         self.pool: ConnectionPool = open_pool(settings.database, max_size=3)
-        ensure_schema(self.pool, schema)
-        self.app = self.app_class(env=event_store_env(settings, schema))
+        with schema_lock(settings.database, schema):
+            ensure_schema(self.pool, schema)
+            self.app = self.app_class.from_settings(settings, schema)
         self.publisher = ConfirmingPublisher(settings.amqp_uri)
         self.relay = Relay(
             app=self.app,
@@ -72,7 +73,8 @@ class EventStore(DependencyProvider):
             metrics=spine_metrics(self.container.service_name),
             batch_size=settings.relay_batch_size,
         )
-        self.relay.setup()
+        with schema_lock(settings.database, schema):
+            self.relay.setup()
 
     def start(self) -> None:
         self.container.spawn_managed_thread(self.relay.run, identifier="relay")
@@ -96,10 +98,11 @@ class ReadModel(DependencyProvider):
     def setup(self) -> None:
         settings = settings_of(self.container)
         schema = f"{self.container.service_name}_read"
-        self.pool = open_pool(settings.database, max_size=settings.max_workers + 2)
-        ensure_schema(self.pool, schema)
+        self.pool = open_pool(settings.database, max_size=settings.max_workers)
         self.projection = self.projection_class(self.pool, schema)
-        self.projection.setup()
+        with schema_lock(settings.database, schema):
+            ensure_schema(self.pool, schema)
+            self.projection.setup()
         self._stopping = False
 
     def start(self) -> None:

@@ -34,6 +34,10 @@ class OrderedProjection(ABC):
     """Base of every read model; subclasses say how one fact changes their rows."""
 
     name: str
+    # True: every version must be applied, in order (gaps are parked).
+    # False: the read model only needs the newest fact, so later versions win and
+    # gaps are fine (the queue takes only some of the aggregate's event types).
+    contiguous: bool = True
 
     def __init__(self, pool: ConnectionPool, schema: str) -> None:
         self.pool = pool
@@ -82,6 +86,12 @@ class OrderedProjection(ABC):
         current = self._lock_version(cursor, envelope.aggregate_id)
         if envelope.aggregate_version <= current:
             return Outcome.DUPLICATE
+        if not self.contiguous:
+            self.apply(cursor, envelope)
+            self._save_version(
+                cursor, envelope.aggregate_id, envelope.aggregate_version
+            )
+            return Outcome.APPLIED
         if envelope.aggregate_version > current + 1:
             self._park(cursor, envelope)
             return Outcome.PARKED

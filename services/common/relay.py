@@ -32,7 +32,7 @@ from services.common.amqp import (
 )
 from services.common.envelope import Envelope, stable_event_id
 from services.common.metrics import SpineMetrics
-from services.common.topology import exchange_name
+from services.common.topology import exchange_name, subscribed_types
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class Relay:
         self.metrics = metrics
         self.batch_size = batch_size
         self.schema: str = app.recorder.datastore.schema  # type: ignore[attr-defined]
+        self.subscribed = subscribed_types(producer)
         self._stopping = False
 
     def setup(self) -> None:
@@ -164,7 +165,7 @@ class Relay:
     def _message(self, notification: Any) -> OutgoingMessage | None:
         domain_event = self.app.mapper.to_domain_event(notification)
         envelope = envelope_for(domain_event, self.producer, self.translate)
-        if envelope is None:
+        if envelope is None or envelope.type not in self.subscribed:
             return None
         return OutgoingMessage(
             exchange=exchange_name(self.producer),

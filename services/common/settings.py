@@ -18,9 +18,6 @@ DEFAULT_HTTP_PORTS = {
     "notifications": 8005,
 }
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-
 
 class SettingError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -74,6 +71,41 @@ class DatabaseAddress:
 
 
 @dataclass(frozen=True)
+class Secrets:
+    """Secrets, each read from the file its `XJCERT_<NAME>_FILE` variable names.
+
+    Files suit Kubernetes Secrets mounted as volumes and keep secrets out of the
+    process environment. A service asks only for the secrets it uses.
+    """
+
+    files: dict[str, str]
+
+    def read(self, name: str) -> bytes:
+        variable = _secret_variable(name)
+        path = self.files.get(variable)
+        if not path:
+            raise SettingError(f"{variable} must name the file that holds the {name}")
+        try:
+            with open(path, "rb") as file:
+                return file.read().strip()
+        except OSError as error:
+            raise SettingError(
+                f"{variable} names {path}, which cannot be read: {error.strerror}"
+            ) from None
+
+    def text(self, name: str) -> str:
+        return self.read(name).decode("ascii")
+
+
+SECRET_NAMES = (
+    "event_cipher_key",
+    "lookup_key",
+    "token_private_key",
+    "token_public_key",
+)
+
+
+@dataclass(frozen=True)
 class Settings:
     amqp_uri: str
     database: DatabaseAddress
@@ -84,7 +116,8 @@ class Settings:
     relay_batch_size: int
     ingest_batch_size: int
     max_delivery_attempts: int
-    dev_applicant_header: bool
+    secrets: Secrets
+    realname_service_url: str | None
 
     def http_port(self, service: str) -> int:
         return self.http_ports[service]
@@ -113,7 +146,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         relay_batch_size=_integer(env, "XJCERT_RELAY_BATCH_SIZE", 500),
         ingest_batch_size=_integer(env, "XJCERT_INGEST_BATCH_SIZE", 1000),
         max_delivery_attempts=_integer(env, "XJCERT_MAX_DELIVERY_ATTEMPTS", 5),
-        dev_applicant_header=_flag(env, "XJCERT_DEV_APPLICANT_HEADER"),
+        secrets=Secrets(
+            {
+                f"XJCERT_{name.upper()}_FILE": env.get(
+                    f"XJCERT_{name.upper()}_FILE", ""
+                )
+                for name in SECRET_NAMES
+            }
+        ),
+        realname_service_url=env.get("XJCERT_REALNAME_SERVICE_URL") or None,
     )
 
 
@@ -130,10 +171,5 @@ def _integer(env: dict[str, str] | os._Environ[str], name: str, default: int) ->
     return value
 
 
-def _flag(env: dict[str, str] | os._Environ[str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise SettingError(f"{name} must be on or off, got {raw!r}")
+def _secret_variable(name: str) -> str:
+    return f"XJCERT_{name.upper()}_FILE"

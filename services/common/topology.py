@@ -81,8 +81,28 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             producer="certificates",
             types=("certificate_registered",),
         ),
+        Subscription(
+            queue="certificates.accounts",
+            producer="identity",
+            types=("real_name_verified",),
+        ),
     )
 }
+
+
+def subscribed_types(producer: str) -> frozenset[str]:
+    """Event types of a producer that some queue is bound for.
+
+    The relay publishes only these: a type nobody subscribes to would be returned
+    as unroutable. A consumer that subscribes later gets facts from then on, and
+    rebuilds older ones from the producer's event store.
+    """
+    return frozenset(
+        event_type
+        for subscription in SUBSCRIPTIONS.values()
+        if subscription.producer == producer
+        for event_type in subscription.types
+    )
 
 
 def consumer_queue_arguments(subscription: Subscription) -> dict[str, Any]:

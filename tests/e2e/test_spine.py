@@ -6,41 +6,40 @@ import json
 
 from services.common.amqp import declare_everything
 from services.common.dead_letters import list_dead_letters, replay_dead_letters
+from tests.support.holders import Holder, certificates_of, new_mobile, verified_holder
 from tests.support.infrastructure import eventually
 from tools.exam_authority import Broker, publish, results_message, sample_candidates
 
 CERTIFICATE_ROWS = "SELECT count(*) FROM certificates_read.applicant_certificates"
+UNLISTED = "650102199308052190"  # valid, and in no results message of these tests
 STORED_EVENTS = "SELECT count(*) FROM certificates.certificates_events"
 
 
-def mine(service, id_number: str) -> dict:
-    response = service.get(
-        "/v1/me/certificates", headers={"X-Dev-Applicant-Id-Number": id_number}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+def mine(identity, certificates, candidate: dict) -> dict:
+    holder = verified_holder(identity.url, candidate["name"], candidate["id_number"])
+    return certificates_of(certificates.url, holder)
 
 
 def test_every_passed_candidate_reaches_their_read_model(
-    start_certificates, database, vhost
+    start_certificates, start_identity, database, vhost
 ):
-    service = start_certificates()
+    certificates, identity = start_certificates(), start_identity()
     candidates = sample_candidates("2025-econ", 300, xpcc=4)
 
     publish(Broker(vhost.amqp_uri), results_message("2025-econ", candidates))
 
     eventually(lambda: database.scalar(CERTIFICATE_ROWS) == 300, what="300 rows")
-    for candidate in candidates[::37]:
-        (certificate,) = mine(service, candidate["id_number"])["certificates"]
+    for candidate in candidates[5::37]:
+        answer = mine(identity, certificates, candidate)
+        (certificate,) = answer["certificates"]
         assert certificate["certificate_number"] == candidate["certificate_number"]
         assert certificate["holder_name"] == candidate["name"]
         assert certificate["qualification"]["name"] == "经济专业技术资格"
-    xpcc = mine(service, candidates[0]["id_number"])["certificates"][0]
+        assert certificate["state"] == "in_custody"
+        assert certificate["custody_until"] == "2030-11-09"
+    xpcc = mine(identity, certificates, candidates[0])["certificates"][0]
     assert xpcc["state"] == "served_by_xpcc"
     assert "兵团" in xpcc["notice"]
-    kept = mine(service, candidates[10]["id_number"])["certificates"][0]
-    assert kept["state"] == "in_custody"
-    assert kept["custody_until"] == "2030-11-09"
 
 
 def test_republished_results_change_nothing(start_certificates, database, vhost):
@@ -116,20 +115,22 @@ def test_replayed_dead_letters_are_handled_once_fixed(
     assert database.scalar(CERTIFICATE_ROWS) == 0
 
 
-def test_applicant_errors_are_clear(start_certificates):
-    service = start_certificates()
+def test_a_holder_without_certificates_or_verification_is_told_why(
+    start_certificates, start_identity
+):
+    certificates, identity = start_certificates(), start_identity()
+    unverified = Holder(identity.url, new_mobile())
+    unverified.register()
+    unverified.sign_in()
 
-    no_header = service.get("/v1/me/certificates")
-    bad_number = service.get(
-        "/v1/me/certificates",
-        headers={"X-Dev-Applicant-Id-Number": "650102199308052191"},
-    )
-    nobody = mine(service, "650102199308052190")
+    anonymous = certificates.get("/v1/me/certificates")
+    not_verified = certificates.get("/v1/me/certificates", headers=unverified.auth)
+    nobody = mine(identity, certificates, {"name": "李文静", "id_number": UNLISTED})
 
-    assert no_header.status_code == 401
-    assert no_header.json()["error"]["code"] == "authentication_required"
-    assert bad_number.status_code == 400
-    assert bad_number.json()["error"]["code"] == "invalid_id_number"
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "authentication_required"
+    assert not_verified.status_code == 403
+    assert not_verified.json()["error"]["code"] == "real_name_required"
     assert nobody["certificates"] == []
     assert nobody["notice"]
 

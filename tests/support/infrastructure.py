@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -13,6 +16,7 @@ import psycopg
 import requests
 from psycopg import sql
 
+from services.common.keys import make_keys
 from services.common.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -124,5 +128,12 @@ def environment_for(
     return {
         "XJCERT_DATABASE_URL": database.url,
         "XJCERT_AMQP_URI": vhost.amqp_uri,
+        **secret_files(),
         **extra,
     }
+
+
+@functools.cache
+def secret_files() -> dict[str, str]:
+    """Secret files made once per test run, as `make run` makes them for a developer."""
+    return make_keys(Path(tempfile.mkdtemp(prefix="xjcert-test-keys-")))

@@ -30,7 +30,6 @@ class ServiceProcess:
             **os.environ,
             **environment,
             f"XJCERT_{name.upper()}_HTTP_PORT": str(self.port),
-            "XJCERT_DEV_APPLICANT_HEADER": "on",
         }
         self.log_path = log_path
         self.process: subprocess.Popen | None = None

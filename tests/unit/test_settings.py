@@ -21,7 +21,7 @@ def test_an_empty_environment_gives_the_defaults():
     assert settings.relay_batch_size == 500
     assert settings.ingest_batch_size == 1000
     assert settings.max_delivery_attempts == 5
-    assert settings.dev_applicant_header is False
+    assert settings.realname_service_url is None
 
 
 def test_integers_and_ports_are_read_from_the_environment():
@@ -86,20 +86,26 @@ def test_a_database_url_with_a_bad_port_names_the_variable(port):
         load_settings({"XJCERT_DATABASE_URL": url})
 
 
-@pytest.mark.parametrize("raw", ["1", "true", "YES", " on "])
-def test_a_flag_can_be_switched_on(raw):
-    settings = load_settings({"XJCERT_DEV_APPLICANT_HEADER": raw})
+def test_a_secret_is_read_from_the_file_its_variable_names(tmp_path):
+    (tmp_path / "key").write_bytes(b"c2VjcmV0\n")
+    settings = load_settings({"XJCERT_LOOKUP_KEY_FILE": str(tmp_path / "key")})
 
-    assert settings.dev_applicant_header is True
-
-
-@pytest.mark.parametrize("raw", ["", "0", "False", "no", "off"])
-def test_a_flag_can_be_switched_off(raw):
-    settings = load_settings({"XJCERT_DEV_APPLICANT_HEADER": raw})
-
-    assert settings.dev_applicant_header is False
+    assert settings.secrets.read("lookup_key") == b"c2VjcmV0"
 
 
-def test_a_flag_that_is_neither_on_nor_off_names_its_variable():
-    with pytest.raises(SettingError, match="XJCERT_DEV_APPLICANT_HEADER"):
-        load_settings({"XJCERT_DEV_APPLICANT_HEADER": "maybe"})
+def test_a_missing_secret_names_its_variable():
+    settings = load_settings({})
+
+    with pytest.raises(SettingError, match="XJCERT_EVENT_CIPHER_KEY_FILE"):
+        settings.secrets.read("event_cipher_key")
+
+
+def test_an_unreadable_secret_file_names_the_variable_and_the_file(tmp_path):
+    missing = tmp_path / "nowhere"
+    settings = load_settings({"XJCERT_TOKEN_PUBLIC_KEY_FILE": str(missing)})
+
+    with pytest.raises(SettingError) as caught:
+        settings.secrets.read("token_public_key")
+
+    assert "XJCERT_TOKEN_PUBLIC_KEY_FILE" in str(caught.value)
+    assert str(missing) in str(caught.value)

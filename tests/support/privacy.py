@@ -1,0 +1,17 @@
+"""The check that logs hold no ID numbers or phone numbers."""
+
+from __future__ import annotations
+
+import re
+
+ID_NUMBER = re.compile(r"(?<![0-9])\d{17}[0-9Xx](?![0-9])")
+MOBILE = re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])")
+
+
+def assert_no_personal_data(log: str, service: str) -> None:
+    """Logs never hold ID numbers or phone numbers (checked after every e2e test)."""
+    for pattern, what in ((ID_NUMBER, "an ID number"), (MOBILE, "a phone number")):
+        found = pattern.search(log)
+        assert found is None, (
+            f"{service} logged {what}: ...{found and found.group()[-4:]}"
+        )
