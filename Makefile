@@ -25,7 +25,7 @@ run: install
 	@eval "$$($(PY) -m services.common.keys $(KEYS))" && $(PY) -m services
 
 demo: install
-	$(PY) -m tools.exam_authority --candidates 50 --xpcc 5
+	$(PY) -m tools.demo
 
 test: install lint
 	$(PY) -m pytest

@@ -56,7 +56,10 @@ def test_an_unreachable_database_stops_the_product_naming_address_and_setting(
 def test_the_product_says_where_it_listens_and_stops_cleanly(database, vhost):
     port = free_port()
     environment = environment_for(
-        database, vhost, XJCERT_CERTIFICATES_HTTP_PORT=str(port)
+        database,
+        vhost,
+        XJCERT_CERTIFICATES_HTTP_PORT=str(port),
+        XJCERT_IDENTITY_HTTP_PORT=str(free_port()),
     )
     product = run_product(environment)
 
