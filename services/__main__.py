@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from services.common.runner import preflight
+from services.common.preflight import preflight
 from services.common.settings import SettingError, load_settings
 
 # Services with a process of their own; the others are not built yet.
@@ -36,7 +36,7 @@ def main() -> None:
             flush=True,
         )
     print(f"RabbitMQ {settings.amqp_address}, PostgreSQL {settings.database}")
-    print("Publish sample exam results with: make demo   (Ctrl-C stops)", flush=True)
+    print("See it work: make demo   (Ctrl-C stops)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _wait_for_first_exit(children)

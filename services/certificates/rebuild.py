@@ -1,9 +1,14 @@
-"""python -m services.certificates.rebuild: rebuild the applicants' read model.
+"""python -m services.certificates.rebuild: rebuild the certificates' read models.
 
-Replays every recorded certificate event, in the order recorded, through the same
-projection the live consumer uses. It all happens in one transaction: readers see
-the old rows until it commits, and live consumers wait for it and then find their
-facts already applied.
+The applicants' certificates: every recorded certificate event is replayed, in the
+order recorded, through the same projection the live consumer uses, in one
+transaction: readers see the old rows until it commits, and live consumers wait
+for it and then find their facts already applied.
+
+The verified accounts come from identity's event store, which this service does
+not read: they are cleared, and identity's relay is moved back to the start, so
+the live consumer fills them again within seconds (meanwhile holders are asked to
+verify again or wait).
 """
 
 from __future__ import annotations
@@ -15,32 +20,44 @@ from psycopg import sql
 from tqdm import tqdm
 
 from services.certificates.application import CertificatesApplication, publication
-from services.certificates.read_model import ApplicantCertificates
+from services.certificates.read_model import ApplicantCertificates, VerifiedAccounts
 from services.common.db import ensure_schema, open_pool, schema_lock
-from services.common.eventstore import event_store_env
 from services.common.logs import configure_logging
 from services.common.relay import envelope_for
+from services.common.republish import republish_from_start
 from services.common.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 SERVICE = "certificates"
+READ_SCHEMA = f"{SERVICE}_read"
 PAGE = 1000
 
 
 def rebuild(settings: Settings, progress: bool = True) -> int:
-    """Rebuild from scratch; return how many events were replayed."""
-    app = CertificatesApplication(env=event_store_env(settings, SERVICE))
+    """Rebuild from scratch; return how many certificate events were replayed."""
+    app = CertificatesApplication.from_settings(settings, SERVICE)
     pool = open_pool(settings.database, max_size=2)
     try:
-        projection = ApplicantCertificates(pool, f"{SERVICE}_read")
-        with schema_lock(settings.database, projection.schema):
-            ensure_schema(pool, projection.schema)
-            projection.setup()
-        return _replay(app, projection, progress)
+        certificates = ApplicantCertificates(pool, READ_SCHEMA)
+        accounts = VerifiedAccounts(pool, READ_SCHEMA)
+        with schema_lock(settings.database, READ_SCHEMA):
+            ensure_schema(pool, READ_SCHEMA)
+            certificates.setup()
+            accounts.setup()
+        replayed = _replay(app, certificates, progress)
+        _refill_from_identity(accounts, settings)
+        return replayed
     finally:
         pool.close()
         app.close()
+
+
+def _refill_from_identity(accounts: VerifiedAccounts, settings: Settings) -> None:
+    with accounts.pool.connection() as conn, conn.cursor() as cursor:
+        accounts.clear(cursor)
+        accounts.clear_tracking(cursor)
+    republish_from_start(settings.database.conninfo(), "identity")
 
 
 def _replay(

@@ -6,28 +6,37 @@ import os
 import subprocess
 import sys
 
+from tests.support.holders import certificates_of, verified_holder
 from tests.support.infrastructure import environment_for, eventually
 from tests.support.processes import ROOT
 from tools.exam_authority import Broker, publish, results_message, sample_candidates
 
 ALL_ROWS = "SELECT * FROM certificates_read.applicant_certificates ORDER BY 1"
 ROWS = "SELECT count(*) FROM certificates_read.applicant_certificates"
+ACCOUNTS = "SELECT * FROM certificates_read.verified_accounts ORDER BY 1"
 
 
-def all_rows(database) -> list[tuple]:
+def all_rows(database, query: str = ALL_ROWS) -> list[tuple]:
     with database.connect() as conn:
-        return conn.execute(ALL_ROWS).fetchall()
+        return conn.execute(query).fetchall()
 
 
-def test_rebuild_reproduces_the_read_model_exactly(start_certificates, database, vhost):
-    start_certificates()
+def test_rebuild_reproduces_the_read_models_exactly(
+    start_certificates, start_identity, database, vhost
+):
+    certificates, identity = start_certificates(), start_identity()
     broker = Broker(vhost.amqp_uri)
     for session, level in (("2025-cons", "二级"), ("2025-nurse", "初级")):
         qualification = "constructor" if session == "2025-cons" else "nurse"
         candidates = sample_candidates(session, 400, xpcc=3)
         publish(broker, results_message(session, candidates, qualification, level))
     eventually(lambda: database.scalar(ROWS) == 800, what="800 rows")
+    holder = verified_holder(
+        identity.url, candidates[7]["name"], candidates[7]["id_number"]
+    )
+    mine_before = certificates_of(certificates.url, holder)
     before = all_rows(database)
+    accounts_before = all_rows(database, ACCOUNTS)
     with database.connect() as conn:  # damage it, so the rebuild has work to do
         conn.execute(
             "DELETE FROM certificates_read.applicant_certificates "
@@ -50,3 +59,5 @@ def test_rebuild_reproduces_the_read_model_exactly(start_certificates, database,
     assert finished.returncode == 0, finished.stderr
     assert "rebuilt from 800 recorded events" in finished.stdout
     assert all_rows(database) == before
+    eventually(lambda: all_rows(database, ACCOUNTS) == accounts_before)
+    assert certificates_of(certificates.url, holder) == mine_before
