@@ -1,6 +1,7 @@
 """docs/asyncapi.yaml stays true to the topology, the contracts and the code."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from services.certificates.application import publication
 from services.certificates.catalogue import qualification
 from services.certificates.domain import Certificate
 from services.certificates.results import read_results
+from services.common.auth import Role
 from services.common.envelope import Envelope, parse_message
 from services.common.relay import envelope_for
 from services.common.topology import (
@@ -21,7 +23,11 @@ from services.common.topology import (
     SUBSCRIPTIONS,
     consumer_queue_arguments,
     exchange_name,
+    subscribed_types,
 )
+from services.identity import application as identity
+from services.identity.domain import Account
+from services.identity.id_numbers import document_kind
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 
@@ -211,6 +217,42 @@ def test_the_certificate_example_is_what_the_relay_publishes(document):
 
     published = envelope_for(registered, "certificates", publication)
     documented = parsed(example_payloads(document, "certificate_registered")[0])
+
+    assert published is not None
+    assert documented.event_id == published.event_id
+    assert documented.aggregate_id == published.aggregate_id
+    assert documented.aggregate_version == published.aggregate_version
+    assert documented.data == published.data
+
+
+def test_we_document_sending_only_types_our_relays_publish(document):
+    for routing_key, channel in document["channels"].items():
+        if "subscribe" not in channel:
+            continue
+        payload = channel["subscribe"]["message"]["payload"]
+        producer = payload["allOf"][1]["properties"]["producer"]["const"]
+
+        assert routing_key in subscribed_types(producer), (
+            f"{producer} does not publish {routing_key}: no queue subscribes to it"
+        )
+
+
+def test_the_real_name_example_is_what_identity_publishes(document):
+    documented = parsed(example_payloads(document, "real_name_verified")[0])
+    data = documented.data
+    account = Account._create(
+        Account.Registered,
+        id=uuid.UUID(documented.aggregate_id),
+        mobile="13912345678",
+        password_hash="not-a-real-hash",
+        roles=[Role.APPLICANT],
+    )
+    account.verify_real_name(
+        data["name"], data["id_number"], document_kind(data["id_number"])
+    )
+    *_, verified = account.collect_events()
+
+    published = envelope_for(verified, "identity", identity.publication)
 
     assert published is not None
     assert documented.event_id == published.event_id
