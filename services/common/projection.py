@@ -19,7 +19,7 @@ from typing import Any
 from psycopg import Cursor, sql
 from psycopg_pool import ConnectionPool
 
-from services.common.envelope import Envelope, envelope_from_dict
+from services.common.envelope import ContractViolation, Envelope, envelope_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,10 @@ class OrderedProjection(ABC):
     def handle_in(self, cursor: Cursor, envelope: Envelope) -> Outcome:
         """Apply one fact within the caller's transaction."""
         if envelope.aggregate_version is None:
-            raise ValueError("a projected fact needs its aggregate_version")
+            raise ContractViolation(
+                "missing_aggregate_version",
+                "facts projected into a read model must carry aggregate_version",
+            )
         current = self._lock_version(cursor, envelope.aggregate_id)
         if envelope.aggregate_version <= current:
             return Outcome.DUPLICATE

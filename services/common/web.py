@@ -2,8 +2,9 @@
 
 `api(method, url, roles=...)` replaces Nameko's `http`: every entrypoint declares
 the roles it admits (or `PUBLIC`), the caller's token is checked before a worker
-starts, and every failure becomes a JSON answer with a stable code. An unexpected
-error answers 500 with the call id to quote, never a stack trace.
+starts, and every failure becomes a JSON answer with a stable code, including a
+path or method that does not exist. An unexpected error answers 500 with code
+`internal_error`, never a stack trace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -41,7 +43,29 @@ def refusal_response(refusal: Refusal) -> Response:
     )
 
 
+class JsonApp(WsgiApp):
+    """Nameko's WSGI app, answering unknown paths and methods in JSON too."""
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = _routing_error(exc)
+        return response(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self) -> WsgiApp:
+        return JsonApp(self)
+
+
 class ApiHandler(HttpRequestHandler):
+    server = JsonWebServer()
+
     def __init__(self, method: str, url: str, roles: frozenset[str], **kwargs: Any):
         self.roles = frozenset(roles)
         kwargs.setdefault("expected_exceptions", Refusal)
@@ -94,6 +118,18 @@ class ApiHandler(HttpRequestHandler):
 
 
 api = ApiHandler.decorator
+
+
+ROUTING_ERRORS = {
+    404: ("not_found", "没有这个地址，请检查网址。"),
+    405: ("method_not_allowed", "这个地址不支持该请求方式。"),
+}
+
+
+def _routing_error(exc: HTTPException) -> Response:
+    status = exc.code or 400
+    code, message = ROUTING_ERRORS.get(status, ("bad_request", "请求格式不正确。"))
+    return json_response({"error": {"code": code, "message": message}}, status)
 
 
 def caller_of(request: Request) -> Caller:

@@ -71,6 +71,9 @@ class Accounts:
         return self._register(mobile, password, [Role.APPLICANT])
 
     def verify_real_name(self, account_id: uuid.UUID, name: str, id_number: str) -> str:
+        name = " ".join(name.split())
+        if not name:
+            raise Invalid("invalid_name", "请填写与证件一致的姓名。")
         number = normalised(id_number)
         kind = document_kind(number)
         account = self.app.account(account_id)

@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
+from services.common.auth import Role
 from services.common.errors import Conflict, NotFound
 from services.common.eventstore import ServiceApplication, event_store_env
 from services.common.relay import Publication
@@ -97,10 +98,10 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
     """What other services see of identity's recorded events."""
     account_id = str(domain_event.originator_id)
     if isinstance(domain_event, Account.Registered):
+        staff = bool(set(domain_event.roles) & Role.STAFF)
+        kind = "staff_account_created" if staff else "applicant_registered"
         return Publication(
-            "account_registered",
-            1,
-            {"account_id": account_id, "roles": domain_event.roles},
+            kind, 1, {"account_id": account_id, "roles": domain_event.roles}
         )
     if isinstance(domain_event, Account.RealNameVerified):
         return Publication(

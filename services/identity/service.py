@@ -125,7 +125,7 @@ class IdentityService:
         body = json_body(request, REAL_NAME)
         caller = caller_of(request)
         kind = self.accounts.verify_real_name(
-            caller.account_id, body["name"].strip(), body["id_number"]
+            caller.account_id, body["name"], body["id_number"]
         )
         log.info("account %s verified its real name", caller.account_id)
         return {"real_name_verified": True, "document_kind": kind}
