@@ -383,3 +383,27 @@ def _all_stored_bytes(database, schemas: tuple[str, ...]) -> bytes:
             ).fetchall()
             chunks.extend(bytes(row[0]) for row in rows)
     return b"".join(chunks) if len(chunks) >= 3 else b""
+
+
+def test_unknown_paths_and_methods_answer_in_json(start_identity):
+    identity = start_identity()
+
+    missing = requests.get(identity.url + "/v1/nothing-here", timeout=10)
+    wrong_method = requests.delete(identity.url + "/v1/accounts", timeout=10)
+
+    assert (missing.status_code, error_code(missing)) == (404, "not_found")
+    assert (wrong_method.status_code, error_code(wrong_method)) == (
+        405,
+        "method_not_allowed",
+    )
+
+
+def test_a_blank_name_is_refused(start_identity):
+    identity = start_identity()
+    holder = Holder(identity.url, new_mobile())
+    holder.register()
+    holder.sign_in()
+
+    response = holder.verify("   ", ID_NUMBER)
+
+    assert (response.status_code, error_code(response)) == (400, "invalid_name")
