@@ -6,7 +6,6 @@ over HTTP. Ordering and duplicates are handled by `OrderedProjection`.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Any
 
@@ -151,50 +150,3 @@ class ApplicantCertificates(OrderedProjection):
 
 def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-class VerifiedAccounts(OrderedProjection):
-    """Which ID number each verified account stands for, from identity's facts.
-
-    The certificates read model answers a signed-in account with the certificates
-    of this ID number only.
-    """
-
-    name = "verified_accounts"
-    contiguous = False
-
-    def create_tables(self, cursor: Cursor) -> None:
-        cursor.execute(
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {schema}.verified_accounts ("
-                " account_id uuid PRIMARY KEY, id_number text NOT NULL)"
-            )
-        )
-
-    def apply(self, cursor: Cursor, envelope: Envelope) -> None:
-        if envelope.type == "real_name_verified":
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO {schema}.verified_accounts VALUES (%s, %s) "
-                    "ON CONFLICT (account_id) DO UPDATE SET id_number = %s"
-                ),
-                (
-                    envelope.data["account_id"],
-                    envelope.data["id_number"],
-                    envelope.data["id_number"],
-                ),
-            )
-
-    def clear(self, cursor: Cursor) -> None:
-        cursor.execute(self._sql("DELETE FROM {schema}.verified_accounts"))
-
-    def id_number_of(self, account_id: uuid.UUID) -> str | None:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                self._sql(
-                    "SELECT id_number FROM {schema}.verified_accounts "
-                    "WHERE account_id = %s"
-                ),
-                (account_id,),
-            ).fetchone()
-        return row[0] if row else None

@@ -20,7 +20,8 @@ from psycopg import sql
 from tqdm import tqdm
 
 from services.certificates.application import CertificatesApplication, publication
-from services.certificates.read_model import ApplicantCertificates, VerifiedAccounts
+from services.certificates.read_model import ApplicantCertificates
+from services.common.accounts import VerifiedAccounts
 from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.logs import configure_logging
 from services.common.relay import envelope_for

@@ -10,8 +10,9 @@ from werkzeug.wrappers import Request, Response
 
 from services.certificates.application import CertificatesApplication, publication
 from services.certificates.presentation import present
-from services.certificates.read_model import ApplicantCertificates, VerifiedAccounts
+from services.certificates.read_model import ApplicantCertificates
 from services.certificates.results import read_results
+from services.common.accounts import VerifiedAccounts
 from services.common.auth import Role
 from services.common.consuming import fact_handler
 from services.common.dependencies import (

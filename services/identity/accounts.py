@@ -19,10 +19,10 @@ from services.common.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from services.common.id_numbers import document_kind, normalised
 from services.common.workdays import BEIJING
 from services.identity.application import IdentityApplication
 from services.identity.domain import Account
-from services.identity.id_numbers import document_kind, normalised
 from services.identity.passwords import (
     check_strength,
     hash_password,

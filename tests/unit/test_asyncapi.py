@@ -17,6 +17,7 @@ from services.certificates.domain import Certificate
 from services.certificates.results import read_results
 from services.common.auth import Role
 from services.common.envelope import Envelope, parse_message
+from services.common.id_numbers import document_kind
 from services.common.relay import envelope_for
 from services.common.topology import (
     PRODUCERS,
@@ -27,7 +28,6 @@ from services.common.topology import (
 )
 from services.identity import application as identity
 from services.identity.domain import Account
-from services.identity.id_numbers import document_kind
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 

@@ -31,13 +31,15 @@ SERVICES: dict[str, tuple[ModuleType, type]] = {
     "identity": (identity, identity.IdentityService),
     "certificates": (certificates, certificates.CertificatesService),
 }
-# Where each service's refusal codes are written: its own package, and the
-# handler (web.py) and token checks (auth.py) every entrypoint goes through.
+# Where each service's refusal codes are written: its own package, the handler
+# (web.py) and token checks (auth.py) every entrypoint goes through, and the
+# ID-number checks that identity and distribution share.
 SOURCES = {
     service: (
         ROOT / "services" / service,
         ROOT / "services" / "common" / "web.py",
         ROOT / "services" / "common" / "auth.py",
+        ROOT / "services" / "common" / "id_numbers.py",
     )
     for service in SERVICES
 }
@@ -312,7 +314,7 @@ def test_every_documented_error_code_is_written_in_the_source(service):
 
 @per_service
 def test_every_refusal_the_service_makes_is_documented_with_its_status(service):
-    package, _, auth = SOURCES[service]
+    package, _, auth, _ = SOURCES[service]
     made = refusals_made((package, auth))
     documented: dict[str, set[str]] = {}
     for operation in operations(service).values():

@@ -1,4 +1,4 @@
-"""Identity document numbers accepted for real-name verification (实名认证).
+"""Identity document numbers: real-name verification (实名认证) and proxy pickup.
 
 Mainland resident ID cards, and the residence permits of Hong Kong, Macao and
 Taiwan residents, which use the same 18-character layout and check character
