@@ -102,6 +102,7 @@ def publish(
     body: bytes | dict[str, Any],
     content_type: str = "application/json",
     routing_key: str = ROUTING_KEY,
+    exchange: str = EXCHANGE,
 ) -> None:
     """Publish one message with a confirm, as the exam authority would."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -111,7 +112,7 @@ def publish(
         channel.confirm_select()
         message = amqp.Message(raw, content_type=content_type, delivery_mode=2)
         channel.basic_publish_confirm(
-            message, exchange=EXCHANGE, routing_key=routing_key, mandatory=True
+            message, exchange=exchange, routing_key=routing_key, mandatory=True
         )
     finally:
         connection.close()

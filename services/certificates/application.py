@@ -51,14 +51,13 @@ class CertificatesApplication(ServiceApplication):
     def _record_batch(
         self, results: ExamResults, batch: Sequence[PassedCandidate]
     ) -> int:
+        ids = [certificate_id(c.certificate_number) for c in batch]
         for attempt in range(1, SAVE_ATTEMPTS + 1):
-            existing = self._existing_ids(
-                [certificate_id(c.certificate_number) for c in batch]
-            )
+            existing = self._existing_ids(ids)
             new = [
-                _certificate(results, c)
-                for c in batch
-                if certificate_id(c.certificate_number) not in existing
+                _certificate(results, candidate)
+                for candidate, id_ in zip(batch, ids, strict=True)
+                if id_ not in existing
             ]
             try:
                 if new:

@@ -8,19 +8,14 @@ from datetime import date
 from eventsourcing.domain import Aggregate
 
 from services.certificates.catalogue import Kind, Qualification
+from services.common.identifiers import certificate_id
 
-CERTIFICATE_NAMESPACE = uuid.UUID("0d5a3c1e-2b8f-4c47-8f0e-6a9b1d2e3f40")
 CUSTODY_YEARS = 5
 
 
 class RegistrationPlace:
     XINJIANG = "xinjiang"
     XPCC = "xpcc"  # 新疆生产建设兵团: served by the XPCC's own exam institute
-
-
-def certificate_id(certificate_number: str) -> uuid.UUID:
-    """Certificate numbers are unique, so a repeated result maps to the same id."""
-    return uuid.uuid5(CERTIFICATE_NAMESPACE, certificate_number)
 
 
 def custody_ends(exam_end_date: date) -> date:

@@ -7,11 +7,22 @@ from typing import Any
 
 from services.certificates.domain import custody_has_expired
 from services.certificates.read_model import State
+from services.common.workdays import BEIJING
 
 CUSTODY_EXPIRED = "custody_expired"
+BOOKED = "booked"
+MAIL_REQUESTED = "mail_requested"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+COLLECTED = "collected"
 
 LABELS = {
     State.IN_CUSTODY: "待领取（中心保管中）",
+    BOOKED: "已预约现场领取",
+    MAIL_REQUESTED: "已申请邮寄，待寄出",
+    SHIPPED: "已寄出",
+    DELIVERED: "已送达",
+    COLLECTED: "已领取",
     CUSTODY_EXPIRED: "保管期已满",
     State.AWAITING_INDUSTRY_SIGNATURE: "等待行业主管部门签发",
     State.AWAITING_HEALTH_COMMISSION: "等待卫生健康委员会签发",
@@ -20,6 +31,11 @@ LABELS = {
 
 NEXT_ACTIONS = {
     State.IN_CUSTODY: ["book_pickup", "request_mail"],
+    BOOKED: ["move_booking", "cancel_booking", "name_proxy"],
+    MAIL_REQUESTED: ["edit_mail_request"],
+    SHIPPED: [],
+    DELIVERED: [],
+    COLLECTED: [],
     CUSTODY_EXPIRED: ["apply_for_reissue"],
     State.AWAITING_INDUSTRY_SIGNATURE: ["wait"],
     State.AWAITING_HEALTH_COMMISSION: ["wait"],
@@ -62,26 +78,35 @@ def _certificate(row: dict[str, Any], today: date) -> dict[str, Any]:
         "state_label": LABELS[state],
         "next_actions": NEXT_ACTIONS[state],
         "notice": _notice(state, row),
+        "booking": _booking(state, row),
+        "mail": _mail(state, row),
     }
 
 
 def _state(row: dict[str, Any], today: date) -> str:
-    # Custody ends by the calendar, not by an event: decide it on every read.
-    if row["state"] == State.IN_CUSTODY and custody_has_expired(
-        row["custody_until"], today
-    ):
+    # Distribution knows where a kept certificate stands once it has it on record.
+    state = row.get("custody_state") or row["state"]
+    # Custody ends by the calendar; the day's sweep records it, but the holder
+    # must not see a claimable certificate meanwhile: decide it on every read.
+    if state == State.IN_CUSTODY and custody_has_expired(row["custody_until"], today):
         return CUSTODY_EXPIRED
-    return row["state"]
+    return state
 
 
 def _notice(state: str, row: dict[str, Any]) -> str | None:
     if state == State.SERVED_BY_XPCC:
         return XPCC_NOTICE
     if state == State.IN_CUSTODY:
+        return _in_custody_notice(row)
+    if state == BOOKED:
         return (
-            f"证书由中心保管至{row['custody_until'].isoformat()}，"
-            "可预约周二、周四现场自取，或申请邮寄（邮费自理）。"
+            f"请于 {_beijing(row['starts_at'])} 至 {_beijing(row['ends_at'])[-5:]} "
+            "携带本人身份证件到发证窗口领取；他人代领须携带双方身份证件和委托书。"
         )
+    if state == MAIL_REQUESTED:
+        return f"中心将于 {row['ship_by'].isoformat()} 前寄出，邮费到付。"
+    if state == SHIPPED:
+        return f"证书已寄出，运单号 {row['tracking_number']}。"
     if state == CUSTODY_EXPIRED:
         return "证书保管期已满，中心不再保管，可申请补办。"
     return None
@@ -89,3 +114,39 @@ def _notice(state: str, row: dict[str, Any]) -> str | None:
 
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def _in_custody_notice(row: dict[str, Any]) -> str:
+    kept = (
+        f"证书由中心保管至{row['custody_until'].isoformat()}，"
+        "可预约周二、周四现场自取，或申请邮寄（邮费自理）。"
+    )
+    if row.get("released_because") == "day_closed":
+        return "您预约的日期停止发证，预约已取消，请重新预约。" + kept
+    if row.get("released_because") == "no_show":
+        return "您未在预约时段领取，预约已失效，可重新预约。" + kept
+    if row.get("days_left") is not None:
+        return f"保管期还剩 {row['days_left']} 天以内，请尽快领取。" + kept
+    return kept
+
+
+def _beijing(moment: Any) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _booking(state: str, row: dict[str, Any]) -> dict[str, str] | None:
+    if state != BOOKED:
+        return None
+    return {
+        "starts_at": row["starts_at"].astimezone(BEIJING).isoformat(),
+        "ends_at": row["ends_at"].astimezone(BEIJING).isoformat(),
+    }
+
+
+def _mail(state: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    if state not in (MAIL_REQUESTED, SHIPPED, DELIVERED):
+        return None
+    return {
+        "ship_by": _iso(row.get("ship_by")),
+        "tracking_number": row.get("tracking_number"),
+    }

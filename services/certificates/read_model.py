@@ -94,9 +94,12 @@ class ApplicantCertificates(OrderedProjection):
         ):
             cursor.execute(
                 self._sql(
-                    "SELECT * FROM {schema}.applicant_certificates "
-                    "WHERE holder_id_number = %s ORDER BY exam_end_date DESC, "
-                    "certificate_number"
+                    "SELECT a.*, c.state AS custody_state, c.starts_at, c.ends_at, "
+                    "c.ship_by, c.tracking_number, c.released_because, c.days_left "
+                    "FROM {schema}.applicant_certificates a "
+                    "LEFT JOIN {schema}.certificate_custody c USING (certificate_id) "
+                    "WHERE a.holder_id_number = %s "
+                    "ORDER BY a.exam_end_date DESC, a.certificate_number"
                 ),
                 (id_number,),
             )
@@ -150,3 +153,87 @@ class ApplicantCertificates(OrderedProjection):
 
 def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+class CertificateCustody(OrderedProjection):
+    """Where each paper certificate stands with distribution: booked, mailed, ..."""
+
+    name = "certificate_custody"
+
+    def create_tables(self, cursor: Cursor) -> None:
+        cursor.execute(
+            self._sql(
+                """
+                CREATE TABLE IF NOT EXISTS {schema}.certificate_custody (
+                    certificate_id text PRIMARY KEY,
+                    state text NOT NULL,
+                    starts_at timestamptz,
+                    ends_at timestamptz,
+                    ship_by date,
+                    tracking_number text,
+                    released_because text,
+                    days_left integer)
+                """
+            )
+        )
+
+    def clear(self, cursor: Cursor) -> None:
+        cursor.execute(self._sql("DELETE FROM {schema}.certificate_custody"))
+
+    def apply(self, cursor: Cursor, envelope: Envelope) -> None:
+        change = CUSTODY_CHANGES.get(envelope.type)
+        if change is None:
+            return
+        state, columns = change(envelope.data)
+        cursor.execute(
+            self._sql(
+                "INSERT INTO {schema}.certificate_custody (certificate_id, state) "
+                "VALUES (%s, %s) ON CONFLICT (certificate_id) DO UPDATE SET state = "
+                "coalesce(%s, certificate_custody.state)"
+            ),
+            (envelope.aggregate_id, state or "in_custody", state),
+        )
+        for column, value in columns.items():
+            cursor.execute(
+                self._sql(
+                    f"UPDATE {{schema}}.certificate_custody SET {column} = %s "
+                    "WHERE certificate_id = %s"
+                ),
+                (value, envelope.aggregate_id),
+            )
+
+
+def _booked(data: dict) -> tuple[str, dict]:
+    return "booked", {
+        "starts_at": data["starts_at"],
+        "ends_at": data["ends_at"],
+        "released_because": None,
+    }
+
+
+def _released(data: dict) -> tuple[str, dict]:
+    return "in_custody", {
+        "starts_at": None,
+        "ends_at": None,
+        "released_because": data["reason"],
+    }
+
+
+# Each custody fact: the state it leads to (None: unchanged) and columns it sets.
+CUSTODY_CHANGES = {
+    "custody_opened": lambda data: ("in_custody", {}),
+    "custody_booked": _booked,
+    "custody_released": _released,
+    "custody_collected": lambda data: ("collected", {}),
+    "custody_mail_requested": lambda data: (
+        "mail_requested",
+        {"ship_by": data["ship_by"]},
+    ),
+    "custody_shipped": lambda data: (
+        "shipped",
+        {"tracking_number": data["tracking_number"]},
+    ),
+    "custody_delivered": lambda data: ("delivered", {}),
+    "custody_ending_soon": lambda data: (None, {"days_left": data["days_left"]}),
+    "custody_expired": lambda data: ("custody_expired", {}),
+}

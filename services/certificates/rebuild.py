@@ -20,7 +20,7 @@ from psycopg import sql
 from tqdm import tqdm
 
 from services.certificates.application import CertificatesApplication, publication
-from services.certificates.read_model import ApplicantCertificates
+from services.certificates.read_model import ApplicantCertificates, CertificateCustody
 from services.common.accounts import VerifiedAccounts
 from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.logs import configure_logging
@@ -46,6 +46,8 @@ def rebuild(settings: Settings, progress: bool = True) -> int:
             ensure_schema(pool, READ_SCHEMA)
             certificates.setup()
             accounts.setup()
+            # Fed by distribution and kept as it is; the join needs the table.
+            CertificateCustody(pool, READ_SCHEMA).setup()
         replayed = _replay(app, certificates, progress)
         _refill_from_identity(accounts, settings)
         return replayed

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from services.certificates.application import CertificatesApplication, publication
 from services.certificates.presentation import present
-from services.certificates.read_model import ApplicantCertificates
+from services.certificates.read_model import ApplicantCertificates, CertificateCustody
 from services.certificates.results import read_results
 from services.common.accounts import VerifiedAccounts
 from services.common.auth import Role
@@ -39,6 +39,7 @@ class CertificatesService:
     )
     read_model: ApplicantCertificates = ReadModel(ApplicantCertificates)
     accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
+    custody: CertificateCustody = ReadModel(CertificateCustody)
 
     @fact_handler("certificates.exam_results", expected_exceptions=ContractViolation)
     def record_exam_results(self, envelope: Envelope) -> None:
@@ -62,6 +63,11 @@ class CertificatesService:
     def link_verified_account(self, envelope: Envelope) -> str:
         """When an account's real name is verified, link it to its certificates."""
         return self.accounts.handle(envelope).value
+
+    @fact_handler("certificates.custody", expected_exceptions=ContractViolation)
+    def follow_custody(self, envelope: Envelope) -> str:
+        """When distribution moves a paper certificate on, show where it stands."""
+        return self.custody.handle(envelope).value
 
     @api("GET", "/v1/me/certificates", roles={Role.APPLICANT})
     def my_certificates(self, request: Request) -> dict:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/xjcert"
+DEFAULT_POSTAGE_NOTICE = (
+    "邮寄证书的邮费由申请人自理，以到付方式收取。中心在收到申请后 3 个工作日内寄出，"
+    "寄出后可凭运单号查询。"
+)
 
 # Each service's HTTP API (read models, commands, /metrics) listens on its own port.
 DEFAULT_HTTP_PORTS = {
@@ -106,6 +111,17 @@ SECRET_NAMES = (
 
 
 @dataclass(frozen=True)
+class PickupSettings:
+    """How the centre's pickup days are cut into windows (administrators set these)."""
+
+    window_minutes: int
+    capacity: int
+    summer_starts: tuple[int, int]  # (month, day); summer hours until summer_ends
+    summer_ends: tuple[int, int]
+    horizon_days: int  # how far ahead holders may book
+
+
+@dataclass(frozen=True)
 class Settings:
     amqp_uri: str
     database: DatabaseAddress
@@ -118,6 +134,8 @@ class Settings:
     max_delivery_attempts: int
     secrets: Secrets
     realname_service_url: str | None
+    pickup: PickupSettings
+    postage_notice: str
 
     def http_port(self, service: str) -> int:
         return self.http_ports[service]
@@ -155,6 +173,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             }
         ),
         realname_service_url=env.get("XJCERT_REALNAME_SERVICE_URL") or None,
+        pickup=PickupSettings(
+            window_minutes=_integer(env, "XJCERT_PICKUP_WINDOW_MINUTES", 30),
+            capacity=_integer(env, "XJCERT_PICKUP_CAPACITY", 20),
+            summer_starts=_month_day(env, "XJCERT_SUMMER_STARTS", "05-01"),
+            summer_ends=_month_day(env, "XJCERT_SUMMER_ENDS", "09-30"),
+            horizon_days=_integer(env, "XJCERT_PICKUP_HORIZON_DAYS", 30),
+        ),
+        postage_notice=env.get("XJCERT_POSTAGE_NOTICE") or DEFAULT_POSTAGE_NOTICE,
     )
 
 
@@ -173,3 +199,17 @@ def _integer(env: dict[str, str] | os._Environ[str], name: str, default: int) ->
 
 def _secret_variable(name: str) -> str:
     return f"XJCERT_{name.upper()}_FILE"
+
+
+def _month_day(
+    env: dict[str, str] | os._Environ[str], name: str, default: str
+) -> tuple[int, int]:
+    raw = env.get(name) or default
+    try:
+        month, day = (int(part) for part in raw.split("-"))
+        date(2024, month, day)  # a leap year, so 02-29 is allowed
+    except ValueError:
+        raise SettingError(
+            f"{name} must be a month and day like 05-01, got {raw!r}"
+        ) from None
+    return month, day

@@ -24,6 +24,7 @@ PRODUCERS = (
     "reissue",
     "distribution",
     "notifications",
+    "postal_service",
 )
 
 # Redeliveries a quorum queue allows before it dead-letters a message on its own.
@@ -68,6 +69,33 @@ class Subscription:
         return f"{self.queue}.dead"
 
 
+# Every event of an aggregate that a contiguous read model follows must reach it.
+CUSTODY_TYPES = (
+    "custody_opened",
+    "custody_booked",
+    "custody_released",
+    "custody_collected",
+    "custody_mail_requested",
+    "custody_shipped",
+    "custody_delivered",
+    "custody_ending_soon",
+    "custody_expired",
+)
+BOOKING_TYPES = (
+    "booking_made",
+    "booking_moved",
+    "booking_cancelled",
+    "booking_lapsed",
+    "booking_proxy_named",
+    "booking_handed_over",
+)
+MAIL_ORDER_TYPES = (
+    "mail_requested",
+    "mail_edited",
+    "mail_shipped",
+    "mail_order_delivered",
+)
+
 SUBSCRIPTIONS: dict[str, Subscription] = {
     subscription.queue: subscription
     for subscription in (
@@ -85,6 +113,31 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             queue="certificates.accounts",
             producer="identity",
             types=("real_name_verified",),
+        ),
+        Subscription(
+            queue="certificates.custody",
+            producer="distribution",
+            types=CUSTODY_TYPES,
+        ),
+        Subscription(
+            queue="distribution.certificates",
+            producer="certificates",
+            types=("certificate_registered",),
+        ),
+        Subscription(
+            queue="distribution.accounts",
+            producer="identity",
+            types=("real_name_verified",),
+        ),
+        Subscription(
+            queue="distribution.views",
+            producer="distribution",
+            types=CUSTODY_TYPES + BOOKING_TYPES + MAIL_ORDER_TYPES,
+        ),
+        Subscription(
+            queue="distribution.postal",
+            producer="postal_service",
+            types=("mail_delivered",),
         ),
     )
 }

@@ -22,6 +22,7 @@ def new_mobile() -> str:
 class Holder:
     identity_url: str
     mobile: str
+    id_number: str = ""
     access_token: str = ""
     refresh_token: str = ""
 
@@ -58,6 +59,7 @@ def verified_holder(identity_url: str, name: str, id_number: str) -> Holder:
     assert holder.sign_in().status_code == 200
     response = holder.verify(name, id_number)
     assert response.status_code == 200, response.text
+    holder.id_number = id_number
     return holder
 
 

@@ -1,0 +1,79 @@
+"""What other services (and distribution's own read models) see of its events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from services.common.relay import Publication
+from services.distribution.domain import Booking, Custody, MailOrder
+
+
+def publication(domain_event: DomainEventProtocol) -> Publication | None:
+    for kind, (event_type, fields) in PUBLISHED.items():
+        if isinstance(domain_event, kind):
+            data = {name: _plain(getattr(domain_event, name)) for name in fields}
+            return Publication(event_type, 1, data)
+    return None
+
+
+PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
+    Custody.Opened: (
+        "custody_opened",
+        (
+            "certificate_number",
+            "holder_id_number",
+            "holder_name",
+            "custody_until",
+            "reissued",
+        ),
+    ),
+    Custody.Booked: ("custody_booked", ("booking_id", "starts_at", "ends_at")),
+    Custody.Released: ("custody_released", ("reason",)),
+    Custody.Collected: ("custody_collected", ("booking_id", "collected_by")),
+    Custody.MailRequested: ("custody_mail_requested", ("order_id", "ship_by")),
+    Custody.Shipped: ("custody_shipped", ("order_id", "tracking_number")),
+    Custody.Delivered: ("custody_delivered", ("order_id",)),
+    Custody.EndingSoon: ("custody_ending_soon", ("days_left",)),
+    Custody.Expired: ("custody_expired", ()),
+    Booking.Made: (
+        "booking_made",
+        ("account_id", "certificate_numbers", "starts_at", "ends_at"),
+    ),
+    Booking.Moved: ("booking_moved", ("starts_at", "ends_at")),
+    Booking.Cancelled: ("booking_cancelled", ("reason",)),
+    Booking.Lapsed: ("booking_lapsed", ()),
+    # The proxy's name and ID number stay in the event store: the counter reads
+    # them from the booking itself.
+    Booking.ProxyNamed: ("booking_proxy_named", ()),
+    Booking.HandedOver: ("booking_handed_over", ("collected_by",)),
+    MailOrder.Requested: (
+        "mail_requested",
+        (
+            "account_id",
+            "certificate_numbers",
+            "recipient",
+            "mobile",
+            "address",
+            "ship_by",
+        ),
+    ),
+    MailOrder.Edited: ("mail_edited", ("recipient", "mobile", "address")),
+    MailOrder.Shipped: ("mail_shipped", ("tracking_number", "carrier")),
+    MailOrder.Delivered: ("mail_order_delivered", ()),
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
