@@ -207,7 +207,7 @@ def _library_arrangement(year: int) -> NationalArrangement:
     china = country_holidays("CN", years=year)
     return NationalArrangement(
         days_off=frozenset(day for day in china if day.year == year),
-        make_up_days=frozenset(china.weekend_workdays),
+        make_up_days=frozenset(d for d in china.weekend_workdays if d.year == year),
     )
 
 

@@ -260,6 +260,10 @@ class DistributionService:
         for day in self.views.days_with_bookings(now):
             if not self.app.is_open(day):
                 self._cancel_on(day)
+        overdue = [
+            o for o in self.views.unshipped_orders() if now.date() > o["ship_by"]
+        ]
+        MAIL_OVERDUE.set(len(overdue))
 
     @timer(interval=3600, eager=True)
     def sweep_custody(self) -> None:
