@@ -33,7 +33,6 @@ from services.distribution.views import DistributionViews
 
 log = logging.getLogger(__name__)
 
-STAFF = {Role.COUNTER_CLERK, Role.SHIPPING_CLERK, Role.ADMINISTRATOR}
 BOOKINGS = Counter("distribution_bookings_total", "Pickup bookings made.")
 MAIL_OVERDUE = Gauge(
     "distribution_mail_overdue", "Mail requests not shipped by their deadline."

@@ -5,7 +5,7 @@ from typing import Any
 
 import holidays
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
@@ -29,22 +29,20 @@ MAX_N = 40
 
 # An example counts across up to four years of days; a slow CI machine must not
 # turn that into a flaky deadline failure.
-PROPERTY = settings(
-    deadline=None,
-    max_examples=150,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+PROPERTY = settings(deadline=None, max_examples=150)
 covered_days = st.dates(FIRST_COVERED, LAST_COVERED)
 start_days = st.dates(FIRST_COVERED, LAST_START)
 counts = st.integers(1, MAX_N)
 
 
+_shipped_calendar = WorkingCalendar.from_default_file()
+
+
 @pytest.fixture(scope="module")
 def calendar() -> WorkingCalendar:
-    return WorkingCalendar.from_default_file()
+    return _shipped_calendar
 
 
-_shipped_calendar = WorkingCalendar.from_default_file()
 _china = holidays.China(years=range(FIRST_COVERED.year - 1, LAST_COVERED.year + 2))
 
 
