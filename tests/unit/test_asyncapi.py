@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from services.certificates.catalogue import qualification
 from services.certificates.domain import Certificate
 from services.certificates.results import read_results
 from services.common.auth import Role
-from services.common.envelope import Envelope, parse_message
+from services.common.envelope import Envelope, parse_message, stable_event_id
 from services.common.id_numbers import document_kind
 from services.common.relay import envelope_for
+from services.common.settings import DEFAULT_HTTP_PORTS, load_settings
 from services.common.topology import (
     PRODUCERS,
     SUBSCRIPTIONS,
@@ -26,10 +28,16 @@ from services.common.topology import (
     exchange_name,
     subscribed_types,
 )
+from services.common.workdays import BEIJING, WorkingCalendar
+from services.distribution.application import MAIL_DEADLINE_WORKING_DAYS
+from services.distribution.domain import Booking, Custody, MailOrder, PickupRules
+from services.distribution.publication import publication as distribution
 from services.identity import application as identity
 from services.identity.domain import Account
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+# Our own services each have an HTTP port; every other producer is an outside system.
+OUR_SERVICES = frozenset(DEFAULT_HTTP_PORTS)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +95,10 @@ def parsed(payload: dict[str, Any]) -> Envelope:
     return parse_message(
         json.dumps(payload, ensure_ascii=False).encode(), "application/json"
     )
+
+
+def producer_of(message: dict[str, Any]) -> str:
+    return message["payload"]["allOf"][1]["properties"]["producer"]["const"]
 
 
 def test_the_document_is_asyncapi_2_6_over_amqp_0_9_1(document):
@@ -259,3 +271,147 @@ def test_the_real_name_example_is_what_identity_publishes(document):
     assert documented.aggregate_id == published.aggregate_id
     assert documented.aggregate_version == published.aggregate_version
     assert documented.data == published.data
+
+
+def test_every_channel_is_on_its_producers_exchange(document):
+    for routing_key, message in messages(document):
+        binding = channel_binding(document, routing_key)
+
+        assert binding["exchange"]["name"] == exchange_name(producer_of(message))
+
+
+def test_we_send_what_our_services_publish_and_receive_what_others_do(document):
+    for routing_key, channel in document["channels"].items():
+        operations = {"publish", "subscribe"} & set(channel)
+        assert len(operations) == 1, f"{routing_key}: one operation per channel"
+        (operation,) = operations
+        ours = producer_of(channel[operation]["message"]) in OUR_SERVICES
+
+        assert operation == ("subscribe" if ours else "publish"), routing_key
+
+
+def test_our_examples_carry_the_event_id_the_relay_derives(document):
+    checked = 0
+
+    for routing_key, message in messages(document):
+        if producer_of(message) not in OUR_SERVICES:
+            continue
+        for example in message.get("examples", []):
+            envelope = parsed(example["payload"])
+            expected = stable_event_id(
+                envelope.aggregate_id, envelope.aggregate_version
+            )
+            assert envelope.event_id == expected, routing_key
+            checked += 1
+
+    assert checked
+
+
+def documented_distribution_examples(document) -> dict[str, Envelope]:
+    found = {}
+    for routing_key, message in messages(document):
+        if producer_of(message) == "distribution":
+            for example in message.get("examples", []):
+                found[routing_key] = parsed(example["payload"])
+    return found
+
+
+def the_examples_story(document) -> list[Any]:
+    """Replay the claim the distribution examples tell, as domain events.
+
+    The holder of the certificate example books a window, cancels, asks for mail
+    instead; the order is shipped and delivered. Ids and data come from the
+    examples, so the events are what distribution records for them.
+    """
+    certificate = parsed(example_payloads(document, "certificate_registered")[0])
+    made = parsed(example_payloads(document, "booking_made")[0])
+    ordered = parsed(example_payloads(document, "mail_requested")[0])
+    shipped = parsed(example_payloads(document, "mail_shipped")[0]).data
+    custody = Custody.open(
+        uuid.UUID(certificate.aggregate_id),
+        certificate.data["certificate_number"],
+        certificate.data["holder_id_number"],
+        certificate.data["holder_name"],
+        date.fromisoformat(certificate.data["custody_until"]),
+    )
+    booking = Booking._create(
+        Booking.Made,
+        id=uuid.UUID(made.aggregate_id),
+        account_id=uuid.UUID(made.data["account_id"]),
+        certificate_ids=[custody.id],
+        certificate_numbers=made.data["certificate_numbers"],
+        starts_at=datetime.fromisoformat(made.data["starts_at"]),
+        ends_at=datetime.fromisoformat(made.data["ends_at"]),
+    )
+    custody.book(booking.id, booking.starts_at, booking.ends_at)
+    booking.cancel("cancelled_by_holder")
+    custody.release("cancelled_by_holder")
+    order = MailOrder._create(
+        MailOrder.Requested,
+        id=uuid.UUID(ordered.aggregate_id),
+        account_id=uuid.UUID(ordered.data["account_id"]),
+        certificate_ids=[custody.id],
+        certificate_numbers=ordered.data["certificate_numbers"],
+        recipient=ordered.data["recipient"],
+        mobile=ordered.data["mobile"],
+        address=ordered.data["address"],
+        ship_by=date.fromisoformat(ordered.data["ship_by"]),
+    )
+    custody.request_mail(order.id, order.ship_by)
+    order.ship(shipped["tracking_number"], shipped["carrier"], uuid.uuid4())
+    custody.ship(order.id, shipped["tracking_number"])
+    order.deliver()
+    custody.deliver(order.id)
+    return [
+        *custody.collect_events(),
+        *booking.collect_events(),
+        *order.collect_events(),
+    ]
+
+
+def test_the_distribution_examples_are_what_its_relay_publishes(document):
+    published = {}
+    for domain_event in the_examples_story(document):
+        envelope = envelope_for(domain_event, "distribution", distribution)
+        assert envelope is not None
+        published[envelope.type] = envelope
+
+    documented = documented_distribution_examples(document)
+
+    assert documented
+    assert set(documented) <= set(published), "an example outside the story"
+    for routing_key, example in documented.items():
+        expected = published[routing_key]
+        assert example.event_id == expected.event_id, routing_key
+        assert example.aggregate_id == expected.aggregate_id, routing_key
+        assert example.aggregate_version == expected.aggregate_version, routing_key
+        assert example.data == expected.data, routing_key
+
+
+def test_the_booking_example_is_a_pickup_window(document):
+    booked = parsed(example_payloads(document, "booking_made")[0]).data
+    rules = PickupRules(load_settings({}).pickup, WorkingCalendar.from_default_file())
+
+    slot = rules.slot_starting(datetime.fromisoformat(booked["starts_at"]))
+
+    assert slot is not None, "not the start of a pickup window"
+    assert slot.ends_at == datetime.fromisoformat(booked["ends_at"])
+
+
+def test_the_mail_example_ships_within_the_working_days_promised(document):
+    ordered = parsed(example_payloads(document, "mail_requested")[0])
+    requested_on = ordered.occurred_at.astimezone(BEIJING).date()
+    calendar = WorkingCalendar.from_default_file()
+
+    ship_by = calendar.add_working_days(requested_on, MAIL_DEADLINE_WORKING_DAYS)
+
+    assert ordered.data["ship_by"] == ship_by.isoformat()
+
+
+def test_the_postal_example_delivers_the_shipped_parcel(document):
+    shipped = parsed(example_payloads(document, "mail_shipped")[0])
+    delivered = parsed(example_payloads(document, "mail_delivered")[0])
+
+    assert delivered.producer == "postal_service"
+    assert delivered.data["tracking_number"] == shipped.data["tracking_number"]
+    assert delivered.occurred_at > shipped.occurred_at

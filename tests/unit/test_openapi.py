@@ -3,8 +3,10 @@
 import ast
 import inspect
 import textwrap
+import typing
 from collections.abc import Iterator
-from functools import cache
+from datetime import date, datetime
+from functools import cache, reduce
 from itertools import chain
 from pathlib import Path
 from types import ModuleType
@@ -19,10 +21,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from services.certificates import presentation
 from services.certificates import service as certificates
 from services.certificates.catalogue import Kind
-from services.common import errors
+from services.common import errors, id_numbers
 from services.common.auth import ALGORITHM
 from services.common.settings import DEFAULT_HTTP_PORTS
 from services.common.web import ApiHandler
+from services.distribution import bodies
+from services.distribution import service as distribution
 from services.identity import service as identity
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +34,10 @@ DOCS = ROOT / "docs" / "openapi"
 SERVICES: dict[str, tuple[ModuleType, type]] = {
     "identity": (identity, identity.IdentityService),
     "certificates": (certificates, certificates.CertificatesService),
+    "distribution": (distribution, distribution.DistributionService),
 }
+# Where the request-body schemas of the services that read bodies are written.
+BODY_SCHEMAS: dict[str, ModuleType] = {"identity": identity, "distribution": bodies}
 # Where each service's refusal codes are written: its own package, the handler
 # (web.py) and token checks (auth.py) every entrypoint goes through, and the
 # ID-number checks that identity and distribution share.
@@ -58,6 +65,14 @@ BODY_REFUSALS = {
     "malformed_json": str(errors.Invalid.status),
     "invalid_request": str(errors.Invalid.status),
 }
+# Answers the handler itself may give to any request (web.py), not refusals.
+HANDLER_ANSWERS = {"internal_error", "bad_request"}
+# Services whose refusals the call graph finds in full. Identity's use cases keep
+# their dependencies in instance attributes, which `reachable_refusals` cannot
+# follow; the tests that read its source whole check it instead.
+FULLY_TRACED = ["certificates", "distribution"]
+# A day within the custody of every certificate the certificates examples show.
+EXAMPLES_SEEN_ON = date(2026, 1, 8)
 
 per_service = pytest.mark.parametrize("service", SERVICES)
 
@@ -156,17 +171,32 @@ def media_types(service: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def body_schema_names(function: Any) -> list[str]:
-    """Names of the schema constants the entrypoint passes to `json_body`."""
+    """Names of the schema constants the entrypoint passes to `json_body`.
+
+    A name as written in the call: `CREDENTIALS`, or `bodies.BOOK` for a constant
+    of an imported module.
+    """
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     return [
-        node.args[1].id
+        ast.unparse(node.args[1])
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
+        if is_json_body_call(node)
+        and len(node.args) == 2
+        and isinstance(node.args[1], ast.Name | ast.Attribute)
+    ]
+
+
+def is_json_body_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "json_body"
-        and len(node.args) == 2
-        and isinstance(node.args[1], ast.Name)
-    ]
+    )
+
+
+def schema_constant(module: ModuleType, name: str) -> Any:
+    """The object a name in `body_schema_names` stands for in the service module."""
+    return reduce(getattr, name.split("."), module)
 
 
 def without_annotations(schema: Any) -> Any:
@@ -208,6 +238,96 @@ def refusal_statuses() -> dict[str, int]:
         found[kind.__name__] = kind.status
         pending.extend(kind.__subclasses__())
     return found
+
+
+def refusal_code(call: ast.Call, names: dict[str, Any]) -> str | None:
+    """The literal code of a refusal, also one spread from a module-level tuple."""
+    first: Any = call.args[0] if call.args else None
+    if isinstance(first, ast.Starred) and isinstance(first.value, ast.Name):
+        spread = names.get(first.value.id)
+        return spread[0] if isinstance(spread, tuple) and spread else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
+
+
+def reachable_refusals(function: Any, owner: type) -> dict[str, set[str]]:
+    """Refusals that calling `function` can make, with their HTTP statuses.
+
+    Follows the calls into our own code: functions of the module or imported from
+    ours, methods called on `self`, and methods of dependencies declared with a
+    type on the class (`app: DistributionApplication`). A refusal counts when made
+    with a literal code; the ID-number checks choose theirs at run time from
+    `WHAT_IS_WRONG`, so reaching them counts every code there.
+    """
+    made: dict[str, set[str]] = {}
+    seen: set[Any] = set()
+    pending: list[tuple[Any, type | None]] = [(function, owner)]
+    while pending:
+        function, owner = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        if function is id_numbers.document_kind:
+            for code in id_numbers.WHAT_IS_WRONG:
+                made.setdefault(code, set()).add(str(errors.Invalid.status))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            callee, callee_owner = resolve_call(node.func, function.__globals__, owner)
+            if isinstance(callee, type) and issubclass(callee, errors.Refusal):
+                code = refusal_code(node, function.__globals__)
+                if code is not None:
+                    made.setdefault(code, set()).add(str(callee.status))
+            elif is_our_function(callee):
+                pending.append((callee, callee_owner))
+    return made
+
+
+def resolve_call(
+    func: ast.expr, names: dict[str, Any], owner: type | None
+) -> tuple[Any, type | None]:
+    """What a called expression names, and the class its `self` is, if known."""
+    if isinstance(func, ast.Name):
+        return names.get(func.id), None
+    if not isinstance(func, ast.Attribute):
+        return None, None
+    base = func.value
+    if isinstance(base, ast.Name) and base.id == "self" and owner is not None:
+        return getattr(owner, func.attr, None), owner
+    if (
+        isinstance(base, ast.Attribute)
+        and isinstance(base.value, ast.Name)
+        and base.value.id == "self"
+        and owner is not None
+    ):
+        dependency = declared_types(owner).get(base.attr)
+        if isinstance(dependency, type):
+            return getattr(dependency, func.attr, None), dependency
+        return None, None
+    if isinstance(base, ast.Name):
+        target = names.get(base.id)
+        if isinstance(target, ModuleType):
+            return getattr(target, func.attr, None), None
+        if isinstance(target, type):
+            return getattr(target, func.attr, None), target
+    return None, None
+
+
+def declared_types(owner: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(owner)
+    except (NameError, TypeError):
+        return {}
+
+
+def is_our_function(candidate: Any) -> bool:
+    if inspect.ismethod(candidate):
+        candidate = candidate.__func__
+    return inspect.isfunction(candidate) and candidate.__module__.startswith(
+        "services."
+    )
 
 
 def refusals_made(sources: tuple[Path, ...]) -> dict[str, set[str]]:
@@ -285,8 +405,9 @@ def test_every_operation_documents_the_refusals_its_handler_makes(service):
     _, service_class = SERVICES[service]
 
     for key, (name, handler) in entrypoints(service).items():
+        function = getattr(service_class, name)
         answers = refusals(documented[key])
-        reads_body = bool(body_schema_names(getattr(service_class, name)))
+        reads_body = bool(body_schema_names(function))
         expected = {"internal_error": "500"}
         if handler.roles:
             expected |= TOKEN_REFUSALS
@@ -297,7 +418,10 @@ def test_every_operation_documents_the_refusals_its_handler_makes(service):
         if not handler.roles:
             assert not set(answers) & set(TOKEN_REFUSALS), f"{name} needs no token"
         if not reads_body:
-            assert not set(answers) & set(BODY_REFUSALS), f"{name} reads no body"
+            # A query parameter may be refused with a body code too (`days`).
+            otherwise = reachable_refusals(function, service_class)
+            body_codes = set(answers) & set(BODY_REFUSALS) - set(otherwise)
+            assert not body_codes, f"{name} reads no body"
 
 
 @per_service
@@ -328,6 +452,32 @@ def test_every_refusal_the_service_makes_is_documented_with_its_status(service):
 
 
 @per_service
+def test_each_operation_documents_every_refusal_its_code_can_make(service):
+    documented = operations(service)
+    _, service_class = SERVICES[service]
+
+    for key, (name, _) in entrypoints(service).items():
+        made = reachable_refusals(getattr(service_class, name), service_class)
+        answers = refusals(documented[key])
+        for code, statuses in made.items():
+            assert statuses <= answers.get(code, set()), f"{name}: {code} {statuses}"
+
+
+@pytest.mark.parametrize("service", FULLY_TRACED)
+def test_each_operation_documents_only_refusals_its_code_can_make(service):
+    documented = operations(service)
+    _, service_class = SERVICES[service]
+
+    for key, (name, handler) in entrypoints(service).items():
+        made = reachable_refusals(getattr(service_class, name), service_class)
+        possible = set(made) | HANDLER_ANSWERS
+        if handler.roles:
+            possible |= set(TOKEN_REFUSALS)
+        extra = set(refusals(documented[key])) - possible
+        assert not extra, f"{name} documents refusals it cannot make: {extra}"
+
+
+@per_service
 def test_request_bodies_are_the_schemas_the_code_enforces(service):
     module, service_class = SERVICES[service]
     documented = operations(service)
@@ -342,20 +492,41 @@ def test_request_bodies_are_the_schemas_the_code_enforces(service):
         body = operation.get("requestBody")
         assert body is not None, f"{name} reads {schema_name}, undocumented"
         schema = body["content"]["application/json"]["schema"]
+        enforced = schema_constant(module, schema_name)
         assert body["required"] is True, name
-        assert without_annotations(schema) == getattr(module, schema_name), name
+        assert without_annotations(schema) == without_annotations(enforced), name
 
 
-def test_the_bodies_identity_reads_are_found():
-    _, service_class = SERVICES["identity"]
+@pytest.mark.parametrize("service", BODY_SCHEMAS)
+def test_the_bodies_a_service_reads_are_found_where_they_are_written(service):
+    module, service_class = SERVICES[service]
+    written = [
+        value for value in vars(BODY_SCHEMAS[service]).values() if type(value) is dict
+    ]
 
     read = [
-        schema_name
-        for name, _ in entrypoints("identity").values()
+        schema_constant(module, schema_name)
+        for name, _ in entrypoints(service).values()
         for schema_name in body_schema_names(getattr(service_class, name))
     ]
 
     assert read, "no json_body call found: the request-body test checks nothing"
+    for schema in read:
+        assert any(schema is value for value in written), schema
+
+
+@per_service
+def test_every_json_body_call_is_seen(service):
+    module, service_class = SERVICES[service]
+    tree = ast.parse(inspect.getsource(module))
+    calls = sum(is_json_body_call(node) for node in ast.walk(tree))
+
+    seen = sum(
+        len(body_schema_names(getattr(service_class, name)))
+        for name, _ in entrypoints(service).values()
+    )
+
+    assert seen == calls, "a json_body call the request-body test cannot read"
 
 
 @per_service
@@ -383,6 +554,35 @@ def test_metrics_are_the_prometheus_text_exposition(service):
     assert CONTENT_TYPE_LATEST in answer["description"]
 
 
+def presented_again(shown: dict[str, Any]) -> dict[str, Any]:
+    """What the presentation writes for a row holding what an example shows."""
+    qualification = shown["qualification"]
+    booking = shown["booking"] or {}
+    mail = shown["mail"] or {}
+    row = {
+        "certificate_number": shown["certificate_number"],
+        "qualification_code": qualification["code"],
+        "qualification_name": qualification["name"],
+        "level": qualification["level"],
+        "specialty": qualification["specialty"],
+        "kind": shown["kind"],
+        "holder_name": shown["holder_name"],
+        "exam_end_date": date.fromisoformat(shown["exam_end_date"]),
+        "custody_until": optional(date.fromisoformat, shown["custody_until"]),
+        "state": shown["state"],
+        "starts_at": optional(datetime.fromisoformat, booking.get("starts_at")),
+        "ends_at": optional(datetime.fromisoformat, booking.get("ends_at")),
+        "ship_by": optional(date.fromisoformat, mail.get("ship_by")),
+        "tracking_number": mail.get("tracking_number"),
+    }
+    (again,) = presentation.present([row], EXAMPLES_SEEN_ON)["certificates"]
+    return again
+
+
+def optional(parse: Any, value: str | None) -> Any:
+    return None if value is None else parse(value)
+
+
 def test_certificates_read_as_the_presentation_writes_them():
     certificate = document("certificates")["components"]["schemas"]["Certificate"]
     fields = certificate["properties"]
@@ -399,6 +599,15 @@ def test_certificates_read_as_the_presentation_writes_them():
         state = shown_certificate["state"]
         assert shown_certificate["state_label"] == presentation.LABELS[state]
         assert shown_certificate["next_actions"] == presentation.NEXT_ACTIONS[state]
+        assert shown_certificate == presented_again(shown_certificate), state
+    claim_states = {
+        presentation.BOOKED,
+        presentation.MAIL_REQUESTED,
+        presentation.SHIPPED,
+        presentation.DELIVERED,
+        presentation.COLLECTED,
+    }
+    assert claim_states <= {c["state"] for c in shown}, "a claim state not shown"
     assert presentation.NO_CERTIFICATES_NOTICE in [
         e["value"].get("notice") for e in examples.values()
     ]
