@@ -60,9 +60,17 @@ class Envelope:
         return json.dumps(self.to_dict(), ensure_ascii=False).encode()
 
 
-def stable_event_id(aggregate_id: uuid.UUID | str, aggregate_version: int) -> uuid.UUID:
-    """The same recorded event gets the same id however often it is published."""
-    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}/{aggregate_version}")
+def stable_event_id(
+    producer: str, aggregate_id: uuid.UUID | str, aggregate_version: int
+) -> uuid.UUID:
+    """The same recorded event gets the same id however often it is published.
+
+    The producer is part of it: two services may keep aggregates under one id (a
+    certificate and its custody), and their facts must still differ.
+    """
+    return uuid.uuid5(
+        EVENT_ID_NAMESPACE, f"{producer}/{aggregate_id}/{aggregate_version}"
+    )
 
 
 def parse_message(body: bytes, content_type: str | None) -> Envelope:

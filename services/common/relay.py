@@ -201,7 +201,7 @@ def envelope_for(
         return None
     return Envelope(
         event_id=stable_event_id(
-            domain_event.originator_id, domain_event.originator_version
+            producer, domain_event.originator_id, domain_event.originator_version
         ),
         type=publication.type,
         version=publication.version,

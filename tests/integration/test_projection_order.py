@@ -52,7 +52,7 @@ class Trail(OrderedProjection):
 
 def fact(aggregate_id: str, version: int) -> Envelope:
     return Envelope(
-        event_id=stable_event_id(aggregate_id, version),
+        event_id=stable_event_id("certificates", aggregate_id, version),
         type="certificate_registered",
         version=1,
         occurred_at=datetime.now(UTC),

@@ -299,7 +299,7 @@ def test_our_examples_carry_the_event_id_the_relay_derives(document):
         for example in message.get("examples", []):
             envelope = parsed(example["payload"])
             expected = stable_event_id(
-                envelope.aggregate_id, envelope.aggregate_version
+                envelope.producer, envelope.aggregate_id, envelope.aggregate_version
             )
             assert envelope.event_id == expected, routing_key
             checked += 1

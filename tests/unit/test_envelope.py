@@ -160,8 +160,8 @@ def test_an_occurred_at_that_is_no_calendar_date_is_a_contract_violation():
 def test_the_same_recorded_event_always_gets_the_same_id():
     aggregate_id = uuid.uuid4()
 
-    first = stable_event_id(aggregate_id, 3)
-    again = stable_event_id(str(aggregate_id), 3)
+    first = stable_event_id("certificates", aggregate_id, 3)
+    again = stable_event_id("certificates", str(aggregate_id), 3)
 
     assert first == again
 
@@ -169,14 +169,23 @@ def test_the_same_recorded_event_always_gets_the_same_id():
 def test_each_version_of_an_aggregate_gets_its_own_event_id():
     aggregate_id = uuid.uuid4()
 
-    ids = {stable_event_id(aggregate_id, version) for version in (1, 2, 3)}
+    ids = {stable_event_id("certificates", aggregate_id, v) for v in (1, 2, 3)}
 
     assert len(ids) == 3
 
 
+def test_two_producers_facts_about_one_id_get_different_event_ids():
+    shared = uuid.uuid4()
+
+    certificate = stable_event_id("certificates", shared, 1)
+    custody = stable_event_id("distribution", shared, 1)
+
+    assert certificate != custody
+
+
 def test_an_envelope_survives_its_own_json():
     envelope = Envelope(
-        event_id=stable_event_id("2025-eco", 1),
+        event_id=stable_event_id("exam_authority", "2025-eco", 1),
         type="results_published",
         version=1,
         occurred_at=datetime(2025, 11, 20, 4, 30, 15, 120000, tzinfo=UTC),
