@@ -150,12 +150,22 @@ class DistributionApplication(ServiceApplication):
         self._retrying(attempt)
 
     def name_proxy(
-        self, account_id: uuid.UUID, booking_id: uuid.UUID, name: str, id_number: str
+        self,
+        account_id: uuid.UUID,
+        booking_id: uuid.UUID,
+        name: str,
+        id_number: str,
+        now: datetime,
     ) -> None:
         name, number = _proxy_identity(name, id_number)
-        booking = self._own_booking(account_id, booking_id)
-        booking.name_proxy(name, number)
-        self.save(booking)
+
+        def attempt() -> None:
+            booking = self._own_booking(account_id, booking_id)
+            self._refuse_if_started(booking, now, "指定代领人")
+            booking.name_proxy(name, number)
+            self.save(booking)
+
+        self._retrying(attempt)
 
     def hand_over(
         self,
@@ -274,13 +284,16 @@ class DistributionApplication(ServiceApplication):
     def edit_mail(
         self, account_id: uuid.UUID, order_id: uuid.UUID, delivery: dict[str, Any]
     ) -> None:
-        order = self._mail_order(order_id)
-        if order.account_id != account_id:
-            raise NotFound("mail_order_not_found", "没有找到这个邮寄申请。")
-        if order.shipped:
-            raise Conflict("already_shipped", "证书已寄出，邮寄信息不能再修改。")
-        order.edit(delivery["recipient"], delivery["mobile"], delivery["address"])
-        self.save(order)
+        def attempt() -> None:
+            order = self._mail_order(order_id)
+            if order.account_id != account_id:
+                raise NotFound("mail_order_not_found", "没有找到这个邮寄申请。")
+            if order.shipped:
+                raise Conflict("already_shipped", "证书已寄出，邮寄信息不能再修改。")
+            order.edit(delivery["recipient"], delivery["mobile"], delivery["address"])
+            self.save(order)
+
+        self._retrying(attempt)
 
     def ship(
         self, clerk_id: uuid.UUID, order_id: uuid.UUID, tracking: str, carrier: str

@@ -304,7 +304,15 @@ class Booking(Aggregate):
     def lapse(self) -> None:
         self.state = BookingState.LAPSED
 
-    @event("ProxyNamed")
+    class ProxyNamed(Aggregate.Event):
+        name: str
+        id_number: str
+
+        @property
+        def id_number_ends_with(self) -> str:
+            return self.id_number[-4:]
+
+    @event(ProxyNamed)
     def name_proxy(self, name: str, id_number: str) -> None:
         self.proxy_name = name
         self.proxy_id_number = id_number

@@ -46,9 +46,9 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     Booking.Moved: ("booking_moved", ("starts_at", "ends_at")),
     Booking.Cancelled: ("booking_cancelled", ("reason",)),
     Booking.Lapsed: ("booking_lapsed", ()),
-    # The proxy's name and ID number stay in the event store: the counter reads
-    # them from the booking itself.
-    Booking.ProxyNamed: ("booking_proxy_named", ()),
+    # The counter compares the proxy's document with the name and the number's
+    # last characters; the whole number stays in the event store.
+    Booking.ProxyNamed: ("booking_proxy_named", ("name", "id_number_ends_with")),
     Booking.HandedOver: ("booking_handed_over", ("collected_by",)),
     MailOrder.Requested: (
         "mail_requested",

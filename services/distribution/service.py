@@ -26,7 +26,10 @@ from services.common.errors import Forbidden, Invalid
 from services.common.web import PUBLIC, api, caller_of, json_body, json_response
 from services.common.workdays import BEIJING, WorkingCalendar
 from services.distribution import bodies
-from services.distribution.application import DistributionApplication
+from services.distribution.application import (
+    MAIL_DEADLINE_WORKING_DAYS,
+    DistributionApplication,
+)
 from services.distribution.domain import REMINDER_DAYS, PickupRules
 from services.distribution.publication import publication
 from services.distribution.views import DistributionViews
@@ -40,7 +43,11 @@ MAIL_OVERDUE = Gauge(
 
 
 class UnknownTracking(Exception):
-    """A delivery for a tracking number not (yet) on record; retried, then parked."""
+    """A delivery for a tracking number not (yet) on record.
+
+    Retried like any failure (the shipment may not have reached the views yet), then
+    dead-lettered with its reason, for an operator to check and replay.
+    """
 
 
 class DistributionStore(EventStore):
@@ -104,7 +111,7 @@ class DistributionService:
         now = _now()
         horizon = self.settings.pickup.horizon_days
         first = _date_arg(request, "from") or now.date()
-        days = min(_int_arg(request, "days", 14), horizon)
+        days = min(_int_arg(request, "days", 14), horizon + 1)
         last_allowed = now.date() + timedelta(days=horizon)
         days = max(0, min(days, (last_allowed - first).days + 1))
         return {"windows": self.app.open_slots(first, days, now)}
@@ -148,7 +155,11 @@ class DistributionService:
     def name_proxy(self, request: Request, booking_id: uuid.UUID) -> Response:
         body = json_body(request, bodies.PROXY)
         self.app.name_proxy(
-            caller_of(request).account_id, booking_id, body["name"], body["id_number"]
+            caller_of(request).account_id,
+            booking_id,
+            body["name"],
+            body["id_number"],
+            _now(),
         )
         return Response(status=204)
 
@@ -156,7 +167,7 @@ class DistributionService:
     def mail_terms(self, request: Request) -> dict:
         return {
             "postage_notice": self.settings.postage_notice,
-            "ships_within_working_days": 3,
+            "ships_within_working_days": MAIL_DEADLINE_WORKING_DAYS,
         }
 
     @api("POST", "/v1/mail-orders", roles={Role.APPLICANT})
@@ -344,7 +355,7 @@ def _booking(row: dict[str, Any]) -> dict[str, Any]:
         "starts_at": row["starts_at"].astimezone(BEIJING).isoformat(),
         "ends_at": row["ends_at"].astimezone(BEIJING).isoformat(),
         "state": row["state"],
-        "proxy_named": row["proxy_named"],
+        "proxy_named": row["proxy_name"] is not None,
     }
 
 
@@ -354,6 +365,8 @@ def _counter_row(row: dict[str, Any]) -> dict[str, Any]:
         **_booking(row),
         "holder_name": row["holder_name"],
         "holder_id_number_ends_with": row["holder_id_number"][-4:],
+        "proxy_name": row["proxy_name"],
+        "proxy_id_number_ends_with": row["proxy_id_number_ends_with"],
         "collected_by": row["collected_by"],
     }
 

@@ -43,7 +43,8 @@ class DistributionViews(OrderedProjection):
                     starts_at timestamptz NOT NULL,
                     ends_at timestamptz NOT NULL,
                     state text NOT NULL,
-                    proxy_named boolean NOT NULL DEFAULT false,
+                    proxy_name text,
+                    proxy_id_number_ends_with text,
                     collected_by text);
                 CREATE INDEX IF NOT EXISTS bookings_window
                     ON {schema}.bookings (state, starts_at);
@@ -264,9 +265,14 @@ class DistributionViews(OrderedProjection):
     def _booking_proxy_named(self, cursor, aggregate_id, envelope) -> None:
         cursor.execute(
             self._sql(
-                "UPDATE {schema}.bookings SET proxy_named = true WHERE booking_id = %s"
+                "UPDATE {schema}.bookings SET proxy_name = %s, "
+                "proxy_id_number_ends_with = %s WHERE booking_id = %s"
             ),
-            (aggregate_id,),
+            (
+                envelope.data["name"],
+                envelope.data["id_number_ends_with"],
+                aggregate_id,
+            ),
         )
 
     # --- mail ---------------------------------------------------------------------

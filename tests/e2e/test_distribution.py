@@ -185,6 +185,9 @@ def test_the_counter_hands_over_to_the_holder_or_a_proxy_with_every_item(
     )
     proxy = {"name": "王建国", "id_number": "650102199308052190"}
     named = call("PUT", distribution, f"/v1/bookings/{booking_id}/proxy", holder, proxy)
+    shown_to_clerk = eventually(
+        lambda: _counter_row_with_proxy(distribution, clerk, day), what="the proxy"
+    )
     hand_over = f"/v1/counter/bookings/{booking_id}/hand-over"
 
     missing = call(
@@ -215,6 +218,8 @@ def test_the_counter_hands_over_to_the_holder_or_a_proxy_with_every_item(
 
     assert listed[0]["holder_id_number_ends_with"] == holder.id_number[-4:]
     assert named.status_code == 204
+    assert shown_to_clerk["proxy_name"] == "王建国"
+    assert shown_to_clerk["proxy_id_number_ends_with"] == "2190"
     assert (missing.status_code, code(missing)) == (400, "proxy_items_missing")
     assert "代领人证件号码" in missing.json()["error"]["message"]
     assert "委托书" in missing.json()["error"]["message"]
@@ -295,6 +300,12 @@ def edited_order(distribution, clerk) -> list[dict] | None:
     if orders and orders[0]["address"]["street"] == "人民路 2 号":
         return orders
     return None
+
+
+def _counter_row_with_proxy(distribution, clerk, day) -> dict | None:
+    rows = call("GET", distribution, f"/v1/counter/bookings?day={day}", clerk)
+    row = rows.json()["bookings"][0]
+    return row if row["proxy_name"] else None
 
 
 def _postal_delivery(tracking: str) -> dict:
