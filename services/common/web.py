@@ -22,7 +22,8 @@ from werkzeug.wrappers import Request, Response
 
 from services.common.auth import Caller, TokenVerifier, admit
 from services.common.dependencies import settings_of
-from services.common.errors import Invalid, Refusal
+from services.common.errors import Invalid, Refusal, Unavailable
+from services.common.workdays import CalendarYearNotCovered
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,14 @@ class ApiHandler(HttpRequestHandler):
     def response_from_exception(self, exc: BaseException) -> Response:
         if isinstance(exc, Refusal):
             return refusal_response(exc)
+        if isinstance(exc, CalendarYearNotCovered):
+            # Operators see it in calendar_year_missing_total; the caller, plainly.
+            return refusal_response(
+                Unavailable(
+                    "calendar_year_missing",
+                    f"{exc.year} 年的工作日安排尚未录入，暂时无法办理，请稍后再试。",
+                )
+            )
         if isinstance(exc, BadRequest):  # arguments that do not fit the method
             return json_response(
                 {"error": {"code": "bad_request", "message": "请求格式不正确。"}}, 400
