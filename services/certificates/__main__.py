@@ -1,14 +1,5 @@
 """python -m services.certificates: run the certificates service."""
 
-import warnings
+from services.common.launch import launch
 
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
-import eventlet  # noqa: E402
-
-eventlet.monkey_patch()  # before anything else imports socket, select or threading
-
-from services.certificates.service import CertificatesService  # noqa: E402
-from services.common.runner import run  # noqa: E402
-
-run(CertificatesService)
+launch("services.certificates.service", "CertificatesService")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
 from services.certificates.application import CertificatesApplication, publication
@@ -23,7 +22,7 @@ from services.common.dependencies import (
 )
 from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Forbidden
-from services.common.web import PUBLIC, api, caller_of
+from services.common.web import PUBLIC, api, caller_of, metrics_response
 from services.common.workdays import BEIJING
 
 log = logging.getLogger(__name__)
@@ -83,4 +82,4 @@ class CertificatesService:
 
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        return metrics_response()

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -36,6 +37,11 @@ def json_response(body: Any, status: int = 200) -> Response:
         status=status,
         mimetype="application/json",
     )
+
+
+def metrics_response() -> Response:
+    """The process's Prometheus metrics, for every service's `GET /metrics`."""
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 def refusal_response(refusal: Refusal) -> Response:

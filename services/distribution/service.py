@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nameko.timer import timer
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import Counter, Gauge
 from werkzeug.wrappers import Request, Response
 
 from services.common.accounts import VerifiedAccounts
@@ -23,7 +23,14 @@ from services.common.dependencies import (
 )
 from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Forbidden, Invalid
-from services.common.web import PUBLIC, api, caller_of, json_body, json_response
+from services.common.web import (
+    PUBLIC,
+    api,
+    caller_of,
+    json_body,
+    json_response,
+    metrics_response,
+)
 from services.common.workdays import BEIJING, WorkingCalendar
 from services.distribution import bodies
 from services.distribution.application import (
@@ -257,7 +264,7 @@ class DistributionService:
 
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
 
     # --- sweeps ---------------------------------------------------------------------
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
 from services.common.auth import Role, TokenIssuer
 from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.dependencies import CallContext, EventStore, settings_of
-from services.common.web import PUBLIC, api, caller_of, json_body, json_response
+from services.common.web import (
+    PUBLIC,
+    api,
+    caller_of,
+    json_body,
+    json_response,
+    metrics_response,
+)
 from services.identity.accounts import Accounts
 from services.identity.application import IdentityApplication, publication
 from services.identity.realname import RealNameService
@@ -142,4 +148,4 @@ class IdentityService:
 
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
-        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        return metrics_response()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from services.certificates.application import CertificatesApplication, publication
-from services.certificates.catalogue import qualification
-from services.certificates.domain import Certificate
 from services.common.amqp import (
     ConfirmingPublisher,
     PublishFailed,
@@ -22,20 +19,7 @@ from services.common.eventstore import event_store_env
 from services.common.metrics import spine_metrics
 from services.common.relay import Relay
 from services.common.topology import declare_topology
-
-
-def certificate(number: str) -> Certificate:
-    return Certificate.register(
-        certificate_number=number,
-        holder_id_number="650102199308052190",
-        holder_name="李文静",
-        qualification=qualification("economist"),
-        level="中级",
-        specialty=None,
-        exam_session_id="2025-econ",
-        exam_end_date=date(2025, 11, 9),
-        registration_place="xinjiang",
-    )
+from tests.support.certificates import registered
 
 
 @pytest.fixture
@@ -93,7 +77,7 @@ def test_relay_publishes_in_recorded_order_and_remembers_where_it_stopped(
 ):
     app, make_relay = relay_parts
     declare(settings.amqp_uri)
-    app.save(*[certificate(f"N-{i:04d}") for i in range(25)])
+    app.save(*[registered(f"N-{i:04d}") for i in range(25)])
     relay = make_relay(batch_size=10)
 
     published = [relay.publish_pending() for _ in range(4)]
@@ -112,7 +96,7 @@ def test_a_relay_restarted_before_saving_its_position_republishes_same_ids(
 ):
     app, make_relay = relay_parts
     declare(settings.amqp_uri)
-    app.save(certificate("N-0001"), certificate("N-0002"))
+    app.save(registered("N-0001"), registered("N-0002"))
     first = make_relay()
     first._save_position = killed  # dies after the confirms, before saving
     with pytest.raises(Killed):
@@ -130,7 +114,7 @@ def test_an_event_without_a_bound_queue_is_an_error_and_stays_unpublished(
     settings, relay_parts
 ):
     app, make_relay = relay_parts
-    app.save(certificate("N-0001"))  # no topology declared: nothing is bound
+    app.save(registered("N-0001"))  # no topology declared: nothing is bound
     connection = open_connection(settings.amqp_uri)
     connection.channel().exchange_declare(
         "certificates.events", "topic", durable=True, auto_delete=False
@@ -148,10 +132,10 @@ def test_the_publisher_recovers_after_its_connection_is_cut(settings, relay_part
     app, make_relay = relay_parts
     declare(settings.amqp_uri)
     relay = make_relay()
-    app.save(certificate("N-0001"))
+    app.save(registered("N-0001"))
     relay.publish_pending()
     relay.publisher._connection.sock.close()  # the network drops under it
-    app.save(certificate("N-0002"))
+    app.save(registered("N-0002"))
 
     with pytest.raises(PublishFailed):
         relay.publish_pending()

@@ -10,10 +10,10 @@ from eventsourcing.persistence import IntegrityError
 
 from services.certificates.application import CertificatesApplication
 from services.certificates.catalogue import qualification
-from services.certificates.domain import Certificate
 from services.certificates.results import ExamResults, ExamSession, PassedCandidate
 from services.common.db import ensure_schema, open_pool
 from services.common.eventstore import event_store_env
+from tests.support.certificates import registered
 from tools.exam_authority import sample_candidates
 
 
@@ -48,20 +48,6 @@ def run_together(*actions) -> list[BaseException | None]:
     for thread in threads:
         thread.join()
     return errors
-
-
-def registered(number: str) -> Certificate:
-    return Certificate.register(
-        certificate_number=number,
-        holder_id_number="650102199308052190",
-        holder_name="李文静",
-        qualification=qualification("economist"),
-        level="中级",
-        specialty=None,
-        exam_session_id="2025-econ",
-        exam_end_date=date(2025, 11, 9),
-        registration_place="xinjiang",
-    )
 
 
 def test_two_writers_of_one_certificate_give_exactly_one_conflict(two_writers):
