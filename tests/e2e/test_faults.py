@@ -83,3 +83,21 @@ def test_broker_connections_cut_under_load_lose_nothing(
 
     assert (database.scalar(ROWS) or 0) < total, "the cuts came after the work"
     assert_each_certificate_once(database, vhost, total)
+
+
+@pytest.mark.slow
+def test_two_replicas_competing_for_the_same_queues_record_and_project_exactly(
+    start_certificates, database, vhost
+):
+    start_certificates()
+    start_certificates()
+    total = publish_sessions(vhost, sessions=6, candidates=1_000)
+
+    assert_each_certificate_once(database, vhost, total)
+    assert (
+        database.scalar(
+            "SELECT count(*) FROM certificates_read.projection_versions "
+            "WHERE projection = 'applicant_certificates' AND version = 1"
+        )
+        == total
+    )
