@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--amqp-uri", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--identity", default="http://127.0.0.1:8001")
     parser.add_argument("--certificates", default="http://127.0.0.1:8002")
+    parser.add_argument("--distribution", default="http://127.0.0.1:8004")
     parser.add_argument("--candidates", type=int, default=50)
     args = parser.parse_args()
 
@@ -36,9 +37,14 @@ def main() -> None:
     holder = candidates[-1]
     token = sign_up(args.identity, holder["name"], holder["id_number"])
     print("registered, verified and signed in as one of them; their certificates:")
-    print(
-        json.dumps(certificates(args.certificates, token), ensure_ascii=False, indent=2)
-    )
+    mine = certificates(args.certificates, token)
+    print(json.dumps(mine, ensure_ascii=False, indent=2))
+
+    number = mine["certificates"][0]["certificate_number"]
+    window = book_first_window(args.distribution, token, number)
+    print(f"booked the pickup window starting {window}; their certificates now:")
+    booked = certificates(args.certificates, token, until_state="booked")
+    print(json.dumps(booked, ensure_ascii=False, indent=2))
 
 
 def sign_up(identity: str, name: str, id_number: str) -> str:
@@ -60,15 +66,36 @@ def sign_up(identity: str, name: str, id_number: str) -> str:
     return token
 
 
-def certificates(url: str, token: str) -> dict:
-    # Results and verification travel over the event log; give them a moment.
+def book_first_window(url: str, token: str, certificate_number: str) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    listed = requests.get(f"{url}/v1/pickup/windows", headers=auth, timeout=10)
+    window = next(w for w in _ok(listed).json()["windows"] if w["seats_left"])
+    body = {
+        "certificate_numbers": [certificate_number],
+        "starts_at": window["starts_at"],
+    }
+    for _ in range(50):  # until the certificate has reached distribution
+        booked = requests.post(
+            f"{url}/v1/bookings", json=body, headers=auth, timeout=10
+        )
+        if booked.status_code != 404:
+            break
+        time.sleep(0.2)
+    _ok(booked)
+    return window["starts_at"]
+
+
+def certificates(url: str, token: str, until_state: str | None = None) -> dict:
+    # Results, verification and bookings travel over the event log: give them a
+    # moment to arrive.
     for _ in range(50):
         response = requests.get(
             f"{url}/v1/me/certificates",
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         )
-        if response.ok and response.json()["certificates"]:
+        shown = response.json().get("certificates") if response.ok else None
+        if shown and (until_state is None or shown[0]["state"] == until_state):
             return response.json()
         time.sleep(0.2)
     return _ok(response).json()
