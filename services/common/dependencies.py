@@ -7,10 +7,11 @@ application or the projection itself, never a connection.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
-from nameko.extensions import DependencyProvider
+from nameko.extensions import DependencyProvider, SharedExtension
 from psycopg_pool import ConnectionPool
 
 from services.common.amqp import ConfirmingPublisher
@@ -89,8 +90,39 @@ class EventStore(DependencyProvider):
         return self.app
 
 
+class ReadPool(SharedExtension):
+    """One connection pool for all of a service's read models.
+
+    A worker touches one read model at a time, so the service's workers need no
+    more connections than there are workers, however many read models it keeps;
+    a pool each would multiply the connections a replica holds.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pool: ConnectionPool | None = None
+        self._opening = threading.Lock()
+
+    @property
+    def pool(self) -> ConnectionPool:
+        # Opened by whichever read model asks first: Nameko sets extensions up
+        # in no particular order.
+        with self._opening:
+            if self._pool is None:
+                settings = settings_of(self.container)
+                size = settings.max_workers + 2
+                self._pool = open_pool(settings.database, max_size=size)
+        return self._pool
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
 class ReadModel(DependencyProvider):
     """A projection in the service's read schema ("<service>_read")."""
+
+    read_pool = ReadPool()
 
     def __init__(self, projection_class: type[OrderedProjection]):
         self.projection_class = projection_class
@@ -98,7 +130,7 @@ class ReadModel(DependencyProvider):
     def setup(self) -> None:
         settings = settings_of(self.container)
         schema = f"{self.container.service_name}_read"
-        self.pool = open_pool(settings.database, max_size=settings.max_workers)
+        self.pool = self.read_pool.pool
         self.projection = self.projection_class(self.pool, schema)
         with schema_lock(settings.database, schema):
             ensure_schema(self.pool, schema)
@@ -110,7 +142,6 @@ class ReadModel(DependencyProvider):
 
     def stop(self) -> None:
         self._stopping = True
-        self.pool.close()
 
     def _watch_parked(self) -> None:
         """Keep the parked-events gauge current: parked facts wait on a gap."""
