@@ -73,8 +73,20 @@ class DistributionApplication(ServiceApplication):
 
     # --- pickup windows -----------------------------------------------------------
 
-    def open_slots(self, first: date, days: int, now: datetime) -> list[dict[str, Any]]:
-        """Future windows of open pickup days, with the seats left in each."""
+    def open_slots(
+        self,
+        first: date,
+        days: int,
+        now: datetime,
+        seats_taken: Callable[[Slot], int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Future windows of open pickup days, with the seats left in each.
+
+        `seats_taken` may answer from a read model, to list many windows with one
+        query; by default each window's aggregate is loaded. Booking always checks
+        the aggregate, so a list a moment old can only be too hopeful, never wrong.
+        """
+        seats_taken = seats_taken or (lambda slot: self._window(slot).seats_taken)
         listed = []
         for offset in range(days):
             day = date.fromordinal(first.toordinal() + offset)
@@ -84,7 +96,7 @@ class DistributionApplication(ServiceApplication):
             for slot in self.rules.slots(day):
                 if slot.starts_at <= now:
                     continue
-                taken = self._window(slot).seats_taken
+                taken = seats_taken(slot)
                 listed.append(
                     {
                         "starts_at": slot.starts_at.isoformat(),

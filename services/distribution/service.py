@@ -121,7 +121,11 @@ class DistributionService:
         days = min(_int_arg(request, "days", 14), horizon + 1)
         last_allowed = now.date() + timedelta(days=horizon)
         days = max(0, min(days, (last_allowed - first).days + 1))
-        return {"windows": self.app.open_slots(first, days, now)}
+        taken = self.views.seats_taken(first, first + timedelta(days=days))
+        windows = self.app.open_slots(
+            first, days, now, lambda slot: taken.get(slot.starts_at, 0)
+        )
+        return {"windows": windows}
 
     @api("POST", "/v1/bookings", roles={Role.APPLICANT})
     def book(self, request: Request) -> Response:

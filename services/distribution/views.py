@@ -88,6 +88,19 @@ class DistributionViews(OrderedProjection):
             day,
         )
 
+    def seats_taken(self, first: date, last: date) -> dict[datetime, int]:
+        """Seats held per window start, from `first` up to (not including) `last`."""
+        rows = self._rows(
+            "SELECT starts_at, count(*) AS taken FROM {schema}.bookings "
+            "WHERE state IN ('booked', 'collected') "
+            "AND (starts_at AT TIME ZONE 'Asia/Shanghai')::date >= %s "
+            "AND (starts_at AT TIME ZONE 'Asia/Shanghai')::date < %s "
+            "GROUP BY starts_at",
+            first,
+            last,
+        )
+        return {row["starts_at"]: row["taken"] for row in rows}
+
     def bookings_of(self, account_id: uuid.UUID) -> list[dict[str, Any]]:
         return self._rows(
             "SELECT * FROM {schema}.bookings WHERE account_id = %s "
