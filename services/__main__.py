@@ -16,7 +16,7 @@ from services.common.preflight import preflight
 from services.common.settings import SettingError, load_settings
 
 # Services with a process of their own; the others are not built yet.
-RUNNABLE = ("identity", "certificates", "distribution")
+RUNNABLE = ("identity", "certificates", "reissue", "distribution")
 
 
 def main() -> None:

@@ -6,15 +6,25 @@ import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
-from services.certificates.domain import Certificate, certificate_id
+from services.certificates.catalogue import Kind
+from services.certificates.domain import (
+    CENTRE_SIGNATURE_WORKING_DAYS,
+    Authority,
+    Certificate,
+    certificate_id,
+)
 from services.certificates.results import ExamResults, PassedCandidate
+from services.common.errors import Conflict, NotFound
 from services.common.eventstore import ServiceApplication, events_table
 from services.common.relay import Publication
+from services.common.workdays import BEIJING, WorkingCalendar
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +41,7 @@ class RecordingReport:
 
 class CertificatesApplication(ServiceApplication):
     name = "Certificates"
+    calendar: WorkingCalendar  # set by the composition root before use
 
     def record_results(
         self, results: ExamResults, batch_size: int = 1000
@@ -47,6 +58,56 @@ class CertificatesApplication(ServiceApplication):
 
     def certificate(self, number: str) -> Certificate:
         return self.repository.get(certificate_id(number))
+
+    def find(self, number: str) -> Certificate | None:
+        try:
+            return self.certificate(number)
+        except AggregateNotFoundError:
+            return None
+
+    # --- electronic certificates --------------------------------------------------
+
+    def record_authority_signature(
+        self, number: str, authority: str, signed_at: datetime
+    ) -> bool:
+        """The industry authority or health commission signed; False if on record.
+
+        An industry signature starts the centre's own 3-working-day clock.
+        """
+        certificate = self.find(number)
+        if certificate is None:
+            raise UnknownCertificate(number)
+        expected = Authority.FOR_KIND.get(Kind(certificate.kind))
+        if expected != authority:
+            raise WrongSigner(authority, certificate.kind)
+        if certificate.authority_signed_at is not None:
+            return False
+        sign_by = None
+        if authority == Authority.INDUSTRY:
+            sign_by = self.calendar.add_working_days(
+                signed_at.astimezone(BEIJING).date(), CENTRE_SIGNATURE_WORKING_DAYS
+            )
+        certificate.sign_by_authority(authority, signed_at, sign_by)
+        self.save(certificate)
+        return True
+
+    def sign_by_centre(
+        self, number: str, staff_id: uuid.UUID, now: datetime
+    ) -> Certificate:
+        certificate = self.find(number)
+        if certificate is None:
+            raise NotFound("certificate_not_found", "没有这个编号的证书。")
+        if certificate.centre_signed_at is not None:
+            return certificate
+        if not certificate.awaits_centre_signature:
+            raise Conflict(
+                "not_awaiting_centre_signature",
+                "这本证书不需要或尚不能由中心签章：须为行业主管部门已签发的"
+                "自治区级电子证书。",
+            )
+        certificate.sign_by_centre(staff_id, now)
+        self.save(certificate)
+        return certificate
 
     def _record_batch(
         self, results: ExamResults, batch: Sequence[PassedCandidate]
@@ -81,6 +142,21 @@ class CertificatesApplication(ServiceApplication):
             return {row["originator_id"] for row in cursor.fetchall()}
 
 
+class UnknownCertificate(LookupError):
+    """A signature for a certificate not (yet) on record: retried, then dead."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__("no certificate with the signed certificate's number")
+        self.number = number
+
+
+class WrongSigner(ValueError):
+    def __init__(self, authority: str, kind: str) -> None:
+        super().__init__(f"{authority} does not sign {kind} certificates")
+        self.authority = authority
+        self.kind = kind
+
+
 def _certificate(results: ExamResults, candidate: PassedCandidate) -> Certificate:
     session = results.session
     return Certificate.register(
@@ -105,6 +181,25 @@ def _batches(
 
 def publication(domain_event: DomainEventProtocol) -> Publication | None:
     """What other services see of the certificates' recorded events."""
+    if isinstance(domain_event, Certificate.AuthoritySigned):
+        return Publication(
+            type="ecert_authority_signed",
+            version=1,
+            data={
+                "authority": domain_event.authority,
+                "signed_at": domain_event.signed_at.isoformat(),
+                "centre_sign_by": _iso(domain_event.centre_sign_by),
+            },
+        )
+    if isinstance(domain_event, Certificate.CentreSigned):
+        return Publication(
+            type="ecert_centre_signed",
+            version=1,
+            data={
+                "signed_by": str(domain_event.signed_by),
+                "signed_at": domain_event.signed_at.isoformat(),
+            },
+        )
     if isinstance(domain_event, Certificate.Registered):
         return Publication(
             type="certificate_registered",

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 
 from services.certificates.catalogue import Kind, Qualification
 from services.common.identifiers import certificate_id
 
 CUSTODY_YEARS = 5
+
+
+class Authority:
+    """Who signs a regional electronic certificate before (or instead of) the centre."""
+
+    INDUSTRY = "industry_authority"
+    HEALTH_COMMISSION = "health_commission"
+
+    FOR_KIND = {
+        Kind.REGIONAL_INDUSTRY: INDUSTRY,
+        Kind.REGIONAL_HEALTH: HEALTH_COMMISSION,
+    }
+
+
+CENTRE_SIGNATURE_WORKING_DAYS = 3
 
 
 class RegistrationPlace:
@@ -76,6 +91,36 @@ class Certificate(Aggregate):
         self.exam_end_date = exam_end_date
         self.custody_until = custody_until
         self.registration_place = registration_place
+        self.authority_signed_at: datetime | None = None
+        self.centre_sign_by: date | None = None
+        self.centre_signed_at: datetime | None = None
+
+    @property
+    def ecert_issued(self) -> bool:
+        """Downloadable: the centre signed, or the health commission alone did."""
+        if self.kind == Kind.REGIONAL_HEALTH:
+            return self.authority_signed_at is not None
+        return self.centre_signed_at is not None
+
+    @property
+    def awaits_centre_signature(self) -> bool:
+        return (
+            self.kind == Kind.REGIONAL_INDUSTRY
+            and self.authority_signed_at is not None
+            and self.centre_signed_at is None
+        )
+
+    @event("AuthoritySigned")
+    def sign_by_authority(
+        self, authority: str, signed_at: datetime, centre_sign_by: date | None
+    ) -> None:
+        self.authority_signed_at = signed_at
+        self.centre_sign_by = centre_sign_by
+
+    @event("CentreSigned")
+    def sign_by_centre(self, signed_by: uuid.UUID, signed_at: datetime) -> None:
+        self.centre_signed_at = signed_at
+        self.centre_sign_by = None
 
     @classmethod
     def register(

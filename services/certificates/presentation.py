@@ -25,7 +25,9 @@ LABELS = {
     COLLECTED: "已领取",
     CUSTODY_EXPIRED: "保管期已满",
     State.AWAITING_INDUSTRY_SIGNATURE: "等待行业主管部门签发",
+    State.AWAITING_CENTRE_SIGNATURE: "行业主管部门已签发，等待中心签章",
     State.AWAITING_HEALTH_COMMISSION: "等待卫生健康委员会签发",
+    State.ECERT_DOWNLOADABLE: "电子证书可下载",
     State.SERVED_BY_XPCC: "由兵团人事考试机构发放",
 }
 
@@ -34,13 +36,28 @@ NEXT_ACTIONS = {
     BOOKED: ["move_booking", "cancel_booking", "name_proxy"],
     MAIL_REQUESTED: ["edit_mail_request"],
     SHIPPED: [],
-    DELIVERED: [],
-    COLLECTED: [],
+    # A certificate in the holder's hands may later be lost or damaged.
+    DELIVERED: ["apply_for_reissue"],
+    COLLECTED: ["apply_for_reissue"],
     CUSTODY_EXPIRED: ["apply_for_reissue"],
     State.AWAITING_INDUSTRY_SIGNATURE: ["wait"],
+    State.AWAITING_CENTRE_SIGNATURE: ["wait"],
     State.AWAITING_HEALTH_COMMISSION: ["wait"],
+    State.ECERT_DOWNLOADABLE: ["download_ecert"],
     State.SERVED_BY_XPCC: [],
 }
+
+REISSUE_LABELS = {
+    "draft": "补办申请草稿",
+    "submitted": "补办申请待审核",
+    "returned": "个人",
+    "approved": "补办申请已通过",
+    "in_batch": "补办已报部制作",
+    "arrived": "补发证书已到达，数据同步中",
+    "synced": "补发证书可领取",
+}
+REISSUE_OPEN = frozenset({"draft", "submitted", "returned", "approved", "in_batch"})
+EXPECTED_WAIT = "部里按月审核制作补发证书，审核通过后一般需要两到三个月。"
 
 XPCC_NOTICE = (
     "您的考试报名地为新疆生产建设兵团。兵团考生的证书由兵团人事考试机构发放，"
@@ -76,10 +93,49 @@ def _certificate(row: dict[str, Any], today: date) -> dict[str, Any]:
         "custody_until": _iso(row["custody_until"]),
         "state": state,
         "state_label": LABELS[state],
-        "next_actions": NEXT_ACTIONS[state],
+        "reissued": bool(row.get("reissued")),
+        "next_actions": _next_actions(state, row),
         "notice": _notice(state, row),
         "booking": _booking(state, row),
         "mail": _mail(state, row),
+        "ecert": _ecert(state, row),
+        "reissue": _reissue(row),
+    }
+
+
+def _next_actions(state: str, row: dict[str, Any]) -> list[str]:
+    actions = NEXT_ACTIONS[state]
+    if row.get("reissue_state") in REISSUE_OPEN | {"arrived"}:
+        return [a for a in actions if a != "apply_for_reissue"] + ["view_reissue"]
+    return actions
+
+
+def _ecert(state: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    if state == State.AWAITING_CENTRE_SIGNATURE:
+        sign_by = row.get("centre_sign_by")
+        return {"centre_sign_by": _iso(sign_by), "download": None}
+    if state == State.ECERT_DOWNLOADABLE:
+        number = row["certificate_number"]
+        return {
+            "centre_sign_by": None,
+            "download": f"/v1/me/certificates/{number}/ecert",
+        }
+    return None
+
+
+def _reissue(row: dict[str, Any]) -> dict[str, Any] | None:
+    state = row.get("reissue_state")
+    if state is None:
+        return None
+    return {
+        "application_id": str(row["reissue_id"]),
+        "state": state,
+        "state_label": REISSUE_LABELS[state],
+        "message": row.get("reissue_message") if state == "returned" else None,
+        "review_due": _iso(row.get("reissue_review_due")),
+        "batch": row.get("reissue_batch"),
+        "sync_due": _iso(row.get("reissue_sync_due")),
+        "notice": EXPECTED_WAIT if state == "in_batch" else None,
     }
 
 
@@ -109,6 +165,9 @@ def _notice(state: str, row: dict[str, Any]) -> str | None:
         return f"证书已寄出，运单号 {row['tracking_number']}。"
     if state == CUSTODY_EXPIRED:
         return "证书保管期已满，中心不再保管，可申请补办。"
+    if state == State.AWAITING_CENTRE_SIGNATURE and row.get("centre_sign_by"):
+        due = row["centre_sign_by"].isoformat()
+        return f"中心将于 {due} 前签章，之后即可下载电子证书。"
     return None
 
 
@@ -117,6 +176,11 @@ def _iso(day: date | None) -> str | None:
 
 
 def _in_custody_notice(row: dict[str, Any]) -> str:
+    if row.get("reissued"):
+        return (
+            f"补发证书已到中心，保管至{row['custody_until'].isoformat()}，"
+            "可预约周二、周四现场自取，或申请邮寄（邮费自理）。"
+        )
     kept = (
         f"证书由中心保管至{row['custody_until'].isoformat()}，"
         "可预约周二、周四现场自取，或申请邮寄（邮费自理）。"

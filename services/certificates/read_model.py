@@ -21,7 +21,9 @@ from services.common.projection import OrderedProjection
 class State:
     IN_CUSTODY = "in_custody"
     AWAITING_INDUSTRY_SIGNATURE = "awaiting_industry_signature"
+    AWAITING_CENTRE_SIGNATURE = "awaiting_centre_signature"
     AWAITING_HEALTH_COMMISSION = "awaiting_health_commission"
+    ECERT_DOWNLOADABLE = "ecert_downloadable"
     SERVED_BY_XPCC = "served_by_xpcc"
 
 
@@ -46,6 +48,9 @@ COLUMNS = (
     "custody_until",
     "registration_place",
     "state",
+    "authority_signed_at",
+    "centre_sign_by",
+    "centre_signed_at",
     "version",
 )
 
@@ -74,6 +79,10 @@ class ApplicantCertificates(OrderedProjection):
                     state text NOT NULL,
                     version integer NOT NULL,
                     updated_at timestamptz NOT NULL);
+                ALTER TABLE {schema}.applicant_certificates
+                    ADD COLUMN IF NOT EXISTS authority_signed_at timestamptz,
+                    ADD COLUMN IF NOT EXISTS centre_sign_by date,
+                    ADD COLUMN IF NOT EXISTS centre_signed_at timestamptz;
                 CREATE INDEX IF NOT EXISTS applicant_certificates_holder
                     ON {schema}.applicant_certificates (holder_id_number)
                 """
@@ -83,6 +92,16 @@ class ApplicantCertificates(OrderedProjection):
     def apply(self, cursor: Cursor, envelope: Envelope) -> None:
         if envelope.type == "certificate_registered":
             self._registered(cursor, envelope)
+        elif envelope.type == "ecert_authority_signed":
+            self._authority_signed(cursor, envelope)
+        elif envelope.type == "ecert_centre_signed":
+            self._update(
+                cursor,
+                envelope,
+                state=State.ECERT_DOWNLOADABLE,
+                centre_sign_by=None,
+                centre_signed_at=envelope.data["signed_at"],
+            )
 
     def clear(self, cursor: Cursor) -> None:
         cursor.execute(self._sql("DELETE FROM {schema}.applicant_certificates"))
@@ -95,13 +114,52 @@ class ApplicantCertificates(OrderedProjection):
             cursor.execute(
                 self._sql(
                     "SELECT a.*, c.state AS custody_state, c.starts_at, c.ends_at, "
-                    "c.ship_by, c.tracking_number, c.released_because, c.days_left "
+                    "c.ship_by, c.tracking_number, c.released_because, c.days_left, "
+                    "coalesce(c.reissued, false) AS reissued, "
+                    "coalesce(c.custody_until, a.custody_until) AS custody_until, "
+                    "r.application_id AS reissue_id, r.state AS reissue_state, "
+                    "r.last_message AS reissue_message, "
+                    "r.review_due AS reissue_review_due, r.period AS reissue_batch, "
+                    "r.sync_due AS reissue_sync_due "
                     "FROM {schema}.applicant_certificates a "
                     "LEFT JOIN {schema}.certificate_custody c USING (certificate_id) "
+                    "LEFT JOIN LATERAL (SELECT * FROM {schema}.certificate_reissues r "
+                    "  WHERE r.certificate_id = a.certificate_id "
+                    "  AND r.state <> 'withdrawn' "
+                    "  ORDER BY r.started_at DESC LIMIT 1) r ON true "
                     "WHERE a.holder_id_number = %s "
                     "ORDER BY a.exam_end_date DESC, a.certificate_number"
                 ),
                 (id_number,),
+            )
+            return cursor.fetchall()
+
+    def certificate(self, certificate_number: str) -> dict[str, Any] | None:
+        with (
+            self.pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cursor,
+        ):
+            cursor.execute(
+                self._sql(
+                    "SELECT a.*, c.reissued FROM {schema}.applicant_certificates a "
+                    "LEFT JOIN {schema}.certificate_custody c USING (certificate_id) "
+                    "WHERE a.certificate_number = %s"
+                ),
+                (certificate_number,),
+            )
+            return cursor.fetchone()
+
+    def awaiting_centre_signature(self) -> list[dict[str, Any]]:
+        with (
+            self.pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cursor,
+        ):
+            cursor.execute(
+                self._sql(
+                    "SELECT * FROM {schema}.applicant_certificates WHERE state = %s "
+                    "ORDER BY centre_sign_by, certificate_number"
+                ),
+                (State.AWAITING_CENTRE_SIGNATURE,),
             )
             return cursor.fetchall()
 
@@ -150,6 +208,31 @@ class ApplicantCertificates(OrderedProjection):
             ),
         )
 
+    def _authority_signed(self, cursor: Cursor, envelope: Envelope) -> None:
+        data = envelope.data
+        industry = data["authority"] == "industry_authority"
+        self._update(
+            cursor,
+            envelope,
+            state=State.AWAITING_CENTRE_SIGNATURE
+            if industry
+            else State.ECERT_DOWNLOADABLE,
+            authority_signed_at=data["signed_at"],
+            centre_sign_by=data["centre_sign_by"],
+        )
+
+    def _update(self, cursor: Cursor, envelope: Envelope, **columns: Any) -> None:
+        columns["version"] = envelope.aggregate_version
+        columns["updated_at"] = envelope.occurred_at
+        assignments = ", ".join(f"{column} = %s" for column in columns)
+        cursor.execute(
+            self._sql(
+                f"UPDATE {{schema}}.applicant_certificates SET {assignments} "
+                "WHERE certificate_id = %s"
+            ),
+            (*columns.values(), envelope.aggregate_id),
+        )
+
 
 def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
@@ -172,7 +255,10 @@ class CertificateCustody(OrderedProjection):
                     ship_by date,
                     tracking_number text,
                     released_because text,
-                    days_left integer)
+                    days_left integer);
+                ALTER TABLE {schema}.certificate_custody
+                    ADD COLUMN IF NOT EXISTS reissued boolean NOT NULL DEFAULT false,
+                    ADD COLUMN IF NOT EXISTS custody_until date
                 """
             )
         )
@@ -236,4 +322,106 @@ CUSTODY_CHANGES = {
     "custody_delivered": lambda data: ("delivered", {}),
     "custody_ending_soon": lambda data: (None, {"days_left": data["days_left"]}),
     "custody_expired": lambda data: ("custody_expired", {}),
+    "custody_reissued": lambda data: (
+        "in_custody",
+        {
+            "reissued": True,
+            "custody_until": data["custody_until"],
+            "starts_at": None,
+            "ends_at": None,
+            "ship_by": None,
+            "tracking_number": None,
+            "released_because": None,
+            "days_left": None,
+        },
+    ),
+}
+
+
+class CertificateReissues(OrderedProjection):
+    """Where each holder's reissue applications stand, beside their certificates."""
+
+    name = "certificate_reissues"
+
+    def create_tables(self, cursor: Cursor) -> None:
+        cursor.execute(
+            self._sql(
+                """
+                CREATE TABLE IF NOT EXISTS {schema}.certificate_reissues (
+                    application_id uuid PRIMARY KEY,
+                    certificate_id text NOT NULL,
+                    state text NOT NULL,
+                    started_at timestamptz NOT NULL,
+                    last_message text,
+                    review_due date,
+                    period text,
+                    sync_due date);
+                CREATE INDEX IF NOT EXISTS certificate_reissues_certificate
+                    ON {schema}.certificate_reissues (certificate_id)
+                """
+            )
+        )
+
+    def clear(self, cursor: Cursor) -> None:
+        cursor.execute(self._sql("DELETE FROM {schema}.certificate_reissues"))
+
+    def approved_for(self, certificate: dict[str, Any]) -> bool:
+        """Whether an approved reissue stands behind this certificate (补发)."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                self._sql(
+                    "SELECT 1 FROM {schema}.certificate_reissues "
+                    "WHERE certificate_id = %s AND state IN "
+                    "('approved', 'in_batch', 'arrived', 'synced')"
+                ),
+                (certificate["certificate_id"],),
+            ).fetchone()
+        return row is not None
+
+    def apply(self, cursor: Cursor, envelope: Envelope) -> None:
+        if envelope.type == "reissue_started":
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.certificate_reissues (application_id, "
+                    "certificate_id, state, started_at) VALUES (%s, %s, 'draft', %s) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                (
+                    envelope.aggregate_id,
+                    envelope.data["certificate_id"],
+                    envelope.occurred_at,
+                ),
+            )
+            return
+        change = REISSUE_CHANGES.get(envelope.type)
+        if change is None:
+            return
+        columns = change(envelope.data)
+        assignments = ", ".join(f"{column} = %s" for column in columns)
+        cursor.execute(
+            self._sql(
+                f"UPDATE {{schema}}.certificate_reissues SET {assignments} "
+                "WHERE application_id = %s"
+            ),
+            (*columns.values(), envelope.aggregate_id),
+        )
+
+
+# Each reissue fact the holder's view shows: the columns it sets.
+REISSUE_CHANGES = {
+    "reissue_submitted": lambda data: {
+        "state": "submitted",
+        "review_due": data["review_due"],
+        "last_message": None,
+    },
+    "reissue_returned": lambda data: {
+        "state": "returned",
+        "review_due": None,
+        "last_message": data["message"],
+    },
+    "reissue_approved": lambda data: {"state": "approved", "review_due": None},
+    "reissue_batched": lambda data: {"state": "in_batch", "period": data["period"]},
+    "reissue_arrived": lambda data: {"state": "arrived", "sync_due": data["sync_due"]},
+    "reissue_synced": lambda data: {"state": "synced", "sync_due": None},
+    "reissue_withdrawn": lambda data: {"state": "withdrawn", "review_due": None},
 }

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from services.certificates.ecert import new_signing_identity
 from services.common.auth import new_signing_key_pair
 
 
@@ -19,17 +20,23 @@ def make_keys(directory: Path) -> dict[str, str]:
     """Create missing secret files in `directory`; return the settings naming them."""
     directory.mkdir(parents=True, exist_ok=True)
     private_pem, public_pem = new_signing_key_pair()
+    ecert_key_pem, ecert_certificate_pem = new_signing_identity()
     contents = {
         "event_cipher_key": base64.b64encode(os.urandom(32)),
         "lookup_key": base64.b64encode(os.urandom(32)),
         "token_private_key": private_pem,
         "token_public_key": public_pem,
+        "ecert_signing_key": ecert_key_pem,
+        "ecert_signing_certificate": ecert_certificate_pem,
     }
-    # The two token keys only work as a pair: write both or neither.
-    pair = ("token_private_key", "token_public_key")
-    if not all((directory / name).exists() for name in pair):
-        for name in pair:
-            (directory / name).unlink(missing_ok=True)
+    # Keys and their public halves only work as pairs: write both or neither.
+    for pair in (
+        ("token_private_key", "token_public_key"),
+        ("ecert_signing_key", "ecert_signing_certificate"),
+    ):
+        if not all((directory / name).exists() for name in pair):
+            for name in pair:
+                (directory / name).unlink(missing_ok=True)
     settings = {}
     for name, content in contents.items():
         path = directory / name

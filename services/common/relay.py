@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -50,6 +52,19 @@ class Publication:
 
 
 Translate = Callable[[DomainEventProtocol], Publication | None]
+
+
+def plain(value: Any) -> Any:
+    """A domain event's attribute as JSON: dates as ISO 8601, UUIDs as text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 class Relay:

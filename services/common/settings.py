@@ -14,6 +14,8 @@ DEFAULT_POSTAGE_NOTICE = (
     "寄出后可凭运单号查询。"
 )
 
+DEFAULT_VERIFICATION_URL = "http://127.0.0.1:8002/v1/verification"
+
 # Each service's HTTP API (read models, commands, /metrics) listens on its own port.
 DEFAULT_HTTP_PORTS = {
     "identity": 8001,
@@ -107,6 +109,9 @@ SECRET_NAMES = (
     "lookup_key",
     "token_private_key",
     "token_public_key",
+    # The centre's key and certificate for signing electronic certificates (PEM).
+    "ecert_signing_key",
+    "ecert_signing_certificate",
 )
 
 
@@ -136,6 +141,10 @@ class Settings:
     realname_service_url: str | None
     pickup: PickupSettings
     postage_notice: str
+    # Day of the month on which the month's reissue batch to the ministry closes.
+    batch_closing_day: int
+    # The public verification page that each e-certificate's QR code points at.
+    verification_url: str
 
     def http_port(self, service: str) -> int:
         return self.http_ports[service]
@@ -181,7 +190,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             horizon_days=_integer(env, "XJCERT_PICKUP_HORIZON_DAYS", 30),
         ),
         postage_notice=env.get("XJCERT_POSTAGE_NOTICE") or DEFAULT_POSTAGE_NOTICE,
+        batch_closing_day=_day_of_month(env, "XJCERT_REISSUE_BATCH_CLOSING_DAY", 25),
+        verification_url=env.get("XJCERT_VERIFICATION_URL") or DEFAULT_VERIFICATION_URL,
     )
+
+
+def _day_of_month(
+    env: dict[str, str] | os._Environ[str], name: str, default: int
+) -> int:
+    value = _integer(env, name, default)
+    # Every month has a 28th; a later day would skip February.
+    if not 1 <= value <= 28:
+        raise SettingError(f"{name} must be a day from 1 to 28, got {value}")
+    return value
 
 
 def _integer(env: dict[str, str] | os._Environ[str], name: str, default: int) -> int:

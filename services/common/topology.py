@@ -70,8 +70,14 @@ class Subscription:
 
 
 # Every event of an aggregate that a contiguous read model follows must reach it.
+CERTIFICATE_TYPES = (
+    "certificate_registered",
+    "ecert_authority_signed",
+    "ecert_centre_signed",
+)
 CUSTODY_TYPES = (
     "custody_opened",
+    "custody_reissued",
     "custody_booked",
     "custody_released",
     "custody_collected",
@@ -96,6 +102,20 @@ MAIL_ORDER_TYPES = (
     "mail_order_delivered",
 )
 
+APPLICATION_TYPES = (
+    "reissue_started",
+    "reissue_reason_changed",
+    "reissue_material_attached",
+    "reissue_material_removed",
+    "reissue_submitted",
+    "reissue_returned",
+    "reissue_approved",
+    "reissue_batched",
+    "reissue_arrived",
+    "reissue_synced",
+    "reissue_withdrawn",
+)
+
 SUBSCRIPTIONS: dict[str, Subscription] = {
     subscription.queue: subscription
     for subscription in (
@@ -107,7 +127,22 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
         Subscription(
             queue="certificates.read_model",
             producer="certificates",
-            types=("certificate_registered",),
+            types=CERTIFICATE_TYPES,
+        ),
+        Subscription(
+            queue="certificates.industry_signatures",
+            producer="industry_authority",
+            types=("ecert_signed",),
+        ),
+        Subscription(
+            queue="certificates.health_signatures",
+            producer="health_commission",
+            types=("ecert_signed",),
+        ),
+        Subscription(
+            queue="certificates.reissue",
+            producer="reissue",
+            types=APPLICATION_TYPES,
         ),
         Subscription(
             queue="certificates.accounts",
@@ -138,6 +173,42 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             queue="distribution.postal",
             producer="postal_service",
             types=("mail_delivered",),
+        ),
+        Subscription(
+            queue="distribution.reissue",
+            producer="reissue",
+            types=("reissue_synced",),
+        ),
+        Subscription(
+            queue="reissue.certificates",
+            producer="certificates",
+            types=CERTIFICATE_TYPES,
+        ),
+        Subscription(
+            queue="reissue.custody",
+            producer="distribution",
+            types=CUSTODY_TYPES,
+        ),
+        Subscription(
+            queue="reissue.accounts",
+            producer="identity",
+            types=("real_name_verified",),
+        ),
+        Subscription(
+            queue="reissue.views",
+            producer="reissue",
+            types=APPLICATION_TYPES,
+        ),
+        Subscription(
+            queue="reissue.ministry_batches",
+            producer="ministry",
+            types=("batch_arrived",),
+        ),
+        # The ministry's own inbox: each closed monthly batch, for it to print.
+        Subscription(
+            queue="ministry.reissue_batches",
+            producer="reissue",
+            types=("reissue_batch_closed",),
         ),
     )
 }

@@ -34,6 +34,7 @@ from services.distribution.domain import (
     PickupWindow,
     Slot,
     pickup_day_id,
+    reissued_custody_ends,
 )
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,33 @@ class DistributionApplication(ServiceApplication):
             self.save(custody)
         except IntegrityError:
             return False
+        return True
+
+    def keep_reissued(
+        self,
+        certificate_id: uuid.UUID,
+        certificate_number: str,
+        holder_id_number: str,
+        holder_name: str,
+        application_id: uuid.UUID,
+        synced_on: date,
+    ) -> bool:
+        """Keep a reissued certificate until claimed; False if already kept."""
+        custody_until = reissued_custody_ends(synced_on)
+        custody = self._get(certificate_id, Custody)
+        if custody is None:
+            custody = Custody.open(
+                certificate_id,
+                certificate_number,
+                holder_id_number,
+                holder_name,
+                custody_until,
+                reissued=True,
+            )
+        elif application_id in custody.reissues:
+            return False
+        custody.reissue(application_id, custody_until)
+        self.save(custody)
         return True
 
     # --- pickup windows -----------------------------------------------------------

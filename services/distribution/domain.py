@@ -27,6 +27,7 @@ PICKUP_WEEKDAYS = (1, 3)  # Tuesday and Thursday
 SUMMER_SESSIONS = ((time(10, 0), time(13, 0)), (time(16, 0), time(19, 30)))
 WINTER_SESSIONS = ((time(10, 0), time(13, 0)), (time(15, 30), time(19, 0)))
 REMINDER_DAYS = (90, 30)
+CUSTODY_YEARS = 5
 
 
 class CustodyState:
@@ -94,6 +95,14 @@ class PickupRules:
         return SUMMER_SESSIONS if summer else WINTER_SESSIONS
 
 
+def reissued_custody_ends(synced_on: date) -> date:
+    """A reissued certificate is kept 5 years from the day its data was synced."""
+    try:
+        return synced_on.replace(year=synced_on.year + CUSTODY_YEARS)
+    except ValueError:  # 29 February in a year that has none
+        return synced_on.replace(year=synced_on.year + CUSTODY_YEARS, day=28)
+
+
 def pickup_day_id(day: date) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"day:{day.isoformat()}")
 
@@ -123,6 +132,7 @@ class Custody(Aggregate):
         self.booking_id: uuid.UUID | None = None
         self.order_id: uuid.UUID | None = None
         self.reminded: list[int] = []
+        self.reissues: list[uuid.UUID] = []
 
     @classmethod
     def open(
@@ -181,6 +191,17 @@ class Custody(Aggregate):
     @event("Expired")
     def expire(self) -> None:
         self.state = CustodyState.EXPIRED
+
+    @event("Reissued")
+    def reissue(self, application_id: uuid.UUID, custody_until: date) -> None:
+        """A reissued certificate replaces this one in the centre's keeping."""
+        self.state = CustodyState.IN_CUSTODY
+        self.reissued = True
+        self.custody_until = custody_until
+        self.booking_id = None
+        self.order_id = None
+        self.reminded = []
+        self.reissues = [*self.reissues, application_id]
 
 
 class PickupDay(Aggregate):

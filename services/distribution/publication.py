@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
-from typing import Any
-
 from eventsourcing.domain import DomainEventProtocol
 
-from services.common.relay import Publication
+from services.common.relay import Publication, plain
 from services.distribution.domain import Booking, Custody, MailOrder
 
 
 def publication(domain_event: DomainEventProtocol) -> Publication | None:
     for kind, (event_type, fields) in PUBLISHED.items():
         if isinstance(domain_event, kind):
-            data = {name: _plain(getattr(domain_event, name)) for name in fields}
+            data = {name: plain(getattr(domain_event, name)) for name in fields}
             return Publication(event_type, 1, data)
     return None
 
@@ -39,6 +35,7 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     Custody.Delivered: ("custody_delivered", ("order_id",)),
     Custody.EndingSoon: ("custody_ending_soon", ("days_left",)),
     Custody.Expired: ("custody_expired", ()),
+    Custody.Reissued: ("custody_reissued", ("application_id", "custody_until")),
     Booking.Made: (
         "booking_made",
         ("account_id", "certificate_numbers", "starts_at", "ends_at"),
@@ -65,15 +62,3 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     MailOrder.Shipped: ("mail_shipped", ("tracking_number", "carrier")),
     MailOrder.Delivered: ("mail_order_delivered", ()),
 }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value

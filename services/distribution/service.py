@@ -95,6 +95,20 @@ class DistributionService:
         )
         return "applied" if opened else "duplicate"
 
+    @fact_handler("distribution.reissue", expected_exceptions=ContractViolation)
+    def keep_reissued_certificate(self, envelope: Envelope) -> str:
+        """When a reissued certificate's data is synced, keep it until claimed."""
+        data = envelope.data
+        kept = self.app.keep_reissued(
+            uuid.UUID(data["certificate_id"]),
+            data["certificate_number"],
+            data["holder_id_number"],
+            data["holder_name"],
+            uuid.UUID(envelope.aggregate_id),
+            datetime.fromisoformat(data["synced_at"]).astimezone(BEIJING).date(),
+        )
+        return "applied" if kept else "duplicate"
+
     @fact_handler("distribution.accounts", expected_exceptions=ContractViolation)
     def link_verified_account(self, envelope: Envelope) -> str:
         return self.accounts.handle(envelope).value

@@ -217,6 +217,15 @@ class DistributionViews(OrderedProjection):
     def _custody_expired(self, cursor, aggregate_id, envelope) -> None:
         self._custody_state(cursor, aggregate_id, "custody_expired")
 
+    def _custody_reissued(self, cursor, aggregate_id, envelope) -> None:
+        cursor.execute(
+            self._sql(
+                "UPDATE {schema}.custody SET state = 'in_custody', "
+                "custody_until = %s, reminded = '{{}}' WHERE certificate_id = %s"
+            ),
+            (envelope.data["custody_until"], aggregate_id),
+        )
+
     def _custody_ending_soon(self, cursor, aggregate_id, envelope) -> None:
         cursor.execute(
             self._sql(
