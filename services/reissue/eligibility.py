@@ -74,7 +74,9 @@ def _check_custody(certificate: dict[str, Any], reason: str, today: date) -> Non
                 "预约领取或申请邮寄。",
             )
         return
-    if national and certificate.get("custody_state") in STILL_HELD:
+    # Custody ends by the calendar, before distribution's sweep records it.
+    custody_over = custody_until is not None and today > custody_until
+    if national and certificate.get("custody_state") in STILL_HELD and not custody_over:
         raise Conflict(
             "still_in_custody",
             "这本证书仍由中心保管，无需补办，请直接预约领取或申请邮寄。",

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from services.certificates.ecert import verify
+from services.common.dead_letters import list_dead_letters
 from tests.support.holders import certificates_of, verified_holder
 from tests.support.infrastructure import eventually
 from tests.support.materials import commitment_letter, one_inch_photo
@@ -94,9 +95,10 @@ def start_application(reissue, holder, number, reason) -> requests.Response:
         )
         if response.status_code == 404 and code(response) == "certificate_not_found":
             return None
-        return response
+        return [response]  # a refusal is a falsy Response: wrap it
 
-    return eventually(attempt, what="reissue to know the certificate")
+    (answer,) = eventually(attempt, what="reissue to know the certificate")
+    return answer
 
 
 def my_certificate(certificates, holder, number) -> dict:
@@ -334,3 +336,79 @@ def test_a_regional_reissue_is_signed_twice_and_downloaded(product, vhost, datab
 
     refusal = eventually(refusal_of_another_application)
     assert f"/v1/me/certificates/{number}/ecert" in refusal["message"]
+
+
+def test_ineligible_applications_and_bad_uploads_get_a_clear_answer(product, vhost):
+    identity, certificates, reissue, _ = product
+    # The first candidate registered with the XPCC; the second's custody still runs.
+    xpcc_holder, xpcc_number, candidates = holder_with(
+        product, vhost, "2025-eligibility", exam_end_date="2025-11-09", xpcc=1
+    )
+    kept = candidates[1]
+    kept_holder = verified_holder(identity.url, kept["name"], kept["id_number"])
+    expired_holder, expired_number, _ = holder_with(product, vhost, "2019-bad-input")
+
+    def refusal(holder, number, reason):
+        response = start_application(reissue, holder, number, reason)
+        return response.status_code, code(response)
+
+    assert refusal(xpcc_holder, xpcc_number, "lost") == (403, "served_by_xpcc")
+    kept_number = kept["certificate_number"]
+    assert refusal(kept_holder, kept_number, "lost") == (409, "still_in_custody")
+    assert refusal(kept_holder, kept_number, "custody_expired") == (
+        409,
+        "custody_not_expired",
+    )
+    # Another holder's certificate is answered as if it did not exist.
+    stranger = call(
+        "POST",
+        reissue,
+        "/v1/reissue/applications",
+        expired_holder,
+        {"certificate_number": kept_number, "reason": "lost"},
+    )
+    assert (stranger.status_code, code(stranger)) == (404, "certificate_not_found")
+    assert refusal(expired_holder, expired_number, "stolen") == (400, "invalid_reason")
+
+    started = start_application(reissue, expired_holder, expired_number, "lost")
+    assert started.status_code == 201, started.text
+    assert refusal(expired_holder, expired_number, "damaged") == (
+        409,
+        "application_open",
+    )
+    application_id = started.json()["application_id"]
+    uploads = {
+        ("photo", one_inch_photo(background="#3060c0")): "photo_background",
+        ("photo", one_inch_photo(size=(413, 295))): "photo_proportions",
+        ("commitment_letter", "我承诺……".encode()): "unsupported_file_type",
+        ("commitment_letter", b""): "empty_file",
+    }
+    for (material, content), expected in uploads.items():
+        refused = upload(reissue, expired_holder, application_id, material, content)
+        assert (refused.status_code, code(refused)) == (400, expected), material
+    unknown = upload(reissue, expired_holder, application_id, "selfie", b"x")
+    assert (unknown.status_code, code(unknown)) == (404, "unknown_material")
+    early = call(
+        "POST",
+        reissue,
+        f"/v1/reissue/applications/{application_id}/submit",
+        expired_holder,
+    )
+    assert (early.status_code, code(early)) == (400, "materials_missing")
+    nosy = call(
+        "GET", reissue, f"/v1/reissue/applications/{application_id}", xpcc_holder
+    )
+    assert (nosy.status_code, code(nosy)) == (404, "application_not_found")
+
+
+def test_an_arrival_for_a_batch_never_sent_is_dead_lettered_with_its_reason(
+    product, vhost
+):
+    publish_fact(Broker(vhost.amqp_uri), batch_arrived_message("2031-01", ["N-1"]))
+    eventually(
+        lambda: vhost.queue_depth("reissue.ministry_batches.dead") == 1,
+        what="the dead letter",
+    )
+    (letter,) = list_dead_letters(vhost.amqp_uri, "reissue.ministry_batches")
+    assert letter.reason_code == "unknown_batch"
+    assert "2031-01" in letter.reason
