@@ -128,3 +128,76 @@ def test_the_portal_body_never_carries_the_id_number():
     body = present([row()], date(2026, 1, 5))
 
     assert "650102199308052190" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_a_returned_reissue_shows_with_the_person_and_the_reviewers_message():
+    certificate = shown(
+        row(
+            custody_state="collected",
+            reissue_id="7d3c1f0e-2a4b-4c5d-8e9f-0a1b2c3d4e5f",
+            reissue_state="returned",
+            reissue_message="照片背景不是白色",
+            reissue_review_due=None,
+        )
+    )
+
+    assert certificate["reissue"]["state_label"] == "个人"
+    assert certificate["reissue"]["message"] == "照片背景不是白色"
+    assert certificate["next_actions"] == ["view_reissue"]
+
+
+def test_a_reissue_in_the_ministrys_batch_says_how_long_to_expect():
+    certificate = shown(
+        row(
+            custody_state="custody_expired",
+            reissue_id="7d3c1f0e-2a4b-4c5d-8e9f-0a1b2c3d4e5f",
+            reissue_state="in_batch",
+            reissue_batch="2026-12",
+        )
+    )
+
+    assert certificate["reissue"]["batch"] == "2026-12"
+    assert "两到三个月" in certificate["reissue"]["notice"]
+    assert "apply_for_reissue" not in certificate["next_actions"]
+
+
+def test_a_synced_reissue_is_claimable_and_marked_reissued():
+    certificate = shown(
+        row(
+            custody_state="in_custody",
+            reissued=True,
+            custody_until=date(2031, 12, 15),
+            reissue_id="7d3c1f0e-2a4b-4c5d-8e9f-0a1b2c3d4e5f",
+            reissue_state="synced",
+        )
+    )
+
+    assert certificate["state"] == State.IN_CUSTODY
+    assert certificate["reissued"] is True
+    assert certificate["next_actions"] == ["book_pickup", "request_mail"]
+    assert "补发证书" in certificate["notice"]
+
+
+def test_an_industry_certificate_waits_for_the_centre_with_its_deadline():
+    certificate = shown(
+        row(
+            kind="regional_industry",
+            custody_until=None,
+            state=State.AWAITING_CENTRE_SIGNATURE,
+            centre_sign_by=date(2026, 1, 8),
+        )
+    )
+
+    assert certificate["ecert"] == {"centre_sign_by": "2026-01-08", "download": None}
+    assert "2026-01-08" in certificate["notice"]
+
+
+def test_a_signed_e_certificate_offers_its_download():
+    certificate = shown(
+        row(kind="regional_health", custody_until=None, state=State.ECERT_DOWNLOADABLE)
+    )
+
+    assert certificate["next_actions"] == ["download_ecert"]
+    assert certificate["ecert"]["download"] == (
+        "/v1/me/certificates/2025-eco-000001/ecert"
+    )
