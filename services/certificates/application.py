@@ -16,8 +16,10 @@ from psycopg import sql
 from services.certificates.catalogue import Kind
 from services.certificates.domain import (
     CENTRE_SIGNATURE_WORKING_DAYS,
+    SIGNING_POLICY_ID,
     Authority,
     Certificate,
+    SigningPolicy,
     certificate_id,
 )
 from services.certificates.results import ExamResults, PassedCandidate
@@ -92,21 +94,58 @@ class CertificatesApplication(ServiceApplication):
         return True
 
     def sign_by_centre(
-        self, number: str, staff_id: uuid.UUID, now: datetime
+        self, number: str, staff_id: uuid.UUID | None, now: datetime
     ) -> Certificate:
-        certificate = self.find(number)
-        if certificate is None:
-            raise NotFound("certificate_not_found", "没有这个编号的证书。")
+        """The centre's signature, by a staff member or (None) the automatic signer."""
+        certificate = self._existing(number)
         if certificate.centre_signed_at is not None:
             return certificate
+        if certificate.is_revoked:
+            raise Conflict("certificate_revoked", "这本证书已注销，不能签章。")
         if not certificate.awaits_centre_signature:
             raise Conflict(
                 "not_awaiting_centre_signature",
                 "这本证书不需要或尚不能由中心签章：须为行业主管部门已签发的"
                 "自治区级电子证书。",
             )
-        certificate.sign_by_centre(staff_id, now)
+        certificate.sign_by_centre(staff_id, now, staff_id is None)
         self.save(certificate)
+        return certificate
+
+    def revoke(
+        self, number: str, administrator_id: uuid.UUID, reason: str, now: datetime
+    ) -> Certificate:
+        certificate = self._existing(number)
+        if certificate.is_revoked:
+            raise Conflict("already_revoked", "这本证书已经注销。")
+        certificate.revoke(administrator_id, reason, now)
+        self.save(certificate)
+        return certificate
+
+    # --- the centre's signing policy ---------------------------------------------
+
+    def automatic_signing(self) -> bool:
+        policy = self._signing_policy()
+        return policy is not None and policy.automatic
+
+    def set_automatic_signing(
+        self, automatic: bool, administrator_id: uuid.UUID, now: datetime
+    ) -> None:
+        policy = self._signing_policy() or SigningPolicy.create()
+        if policy.automatic != automatic or policy.version == 1:
+            policy.set_automatic(automatic, administrator_id, now)
+            self.save(policy)
+
+    def _signing_policy(self) -> SigningPolicy | None:
+        try:
+            return self.repository.get(SIGNING_POLICY_ID)
+        except AggregateNotFoundError:
+            return None
+
+    def _existing(self, number: str) -> Certificate:
+        certificate = self.find(number)
+        if certificate is None:
+            raise NotFound("certificate_not_found", "没有这个编号的证书。")
         return certificate
 
     def _record_batch(
@@ -196,8 +235,19 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
             type="ecert_centre_signed",
             version=1,
             data={
-                "signed_by": str(domain_event.signed_by),
+                "signed_by": _text_or_none(domain_event.signed_by),
                 "signed_at": domain_event.signed_at.isoformat(),
+                "automatic": domain_event.automatic,
+            },
+        )
+    if isinstance(domain_event, Certificate.Revoked):
+        return Publication(
+            type="certificate_revoked",
+            version=1,
+            data={
+                "revoked_by": str(domain_event.revoked_by),
+                "reason": domain_event.reason,
+                "revoked_at": domain_event.revoked_at.isoformat(),
             },
         )
     if isinstance(domain_event, Certificate.Registered):
@@ -220,6 +270,10 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
             },
         )
     return None
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _iso(day) -> str | None:

@@ -94,6 +94,12 @@ class Certificate(Aggregate):
         self.authority_signed_at: datetime | None = None
         self.centre_sign_by: date | None = None
         self.centre_signed_at: datetime | None = None
+        self.revoked_at: datetime | None = None
+        self.revocation_reason: str | None = None
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
     @property
     def ecert_issued(self) -> bool:
@@ -118,8 +124,17 @@ class Certificate(Aggregate):
         self.centre_sign_by = centre_sign_by
 
     @event("CentreSigned")
-    def sign_by_centre(self, signed_by: uuid.UUID, signed_at: datetime) -> None:
+    def sign_by_centre(
+        self, signed_by: uuid.UUID | None, signed_at: datetime, automatic: bool
+    ) -> None:
+        """`signed_by` is the staff member, or None for the automatic signer."""
         self.centre_signed_at = signed_at
+        self.centre_sign_by = None
+
+    @event("Revoked")
+    def revoke(self, revoked_by: uuid.UUID, reason: str, revoked_at: datetime):
+        self.revoked_at = revoked_at
+        self.revocation_reason = reason
         self.centre_sign_by = None
 
     @classmethod
@@ -154,3 +169,24 @@ class Certificate(Aggregate):
             custody_until=custody,
             registration_place=registration_place,
         )
+
+
+SIGNING_POLICY_ID = uuid.UUID("3c9a7e51-6b2d-4f80-9a1e-5d7c8b2f4a63")
+
+
+class SigningPolicy(Aggregate):
+    """Whether the centre's signature is given by staff or by the automatic signer."""
+
+    class Created(Aggregate.Created):
+        pass
+
+    def __init__(self) -> None:
+        self.automatic = False
+
+    @classmethod
+    def create(cls) -> SigningPolicy:
+        return cls._create(cls.Created, id=SIGNING_POLICY_ID)
+
+    @event("AutomaticSigningSet")
+    def set_automatic(self, automatic: bool, set_by: uuid.UUID, set_at: datetime):
+        self.automatic = automatic

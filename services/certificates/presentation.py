@@ -29,6 +29,7 @@ LABELS = {
     State.AWAITING_HEALTH_COMMISSION: "等待卫生健康委员会签发",
     State.ECERT_DOWNLOADABLE: "电子证书可下载",
     State.SERVED_BY_XPCC: "由兵团人事考试机构发放",
+    State.REVOKED: "已注销",
 }
 
 NEXT_ACTIONS = {
@@ -45,6 +46,7 @@ NEXT_ACTIONS = {
     State.AWAITING_HEALTH_COMMISSION: ["wait"],
     State.ECERT_DOWNLOADABLE: ["download_ecert"],
     State.SERVED_BY_XPCC: [],
+    State.REVOKED: [],
 }
 
 REISSUE_LABELS = {
@@ -57,6 +59,8 @@ REISSUE_LABELS = {
     "synced": "补发证书可领取",
 }
 REISSUE_OPEN = frozenset({"draft", "submitted", "returned", "approved", "in_batch"})
+# Offered beside a certificate's own next actions while its reissue is under way.
+VIEW_REISSUE = "view_reissue"
 EXPECTED_WAIT = "部里按月审核制作补发证书，审核通过后一般需要两到三个月。"
 
 XPCC_NOTICE = (
@@ -105,9 +109,17 @@ def _certificate(row: dict[str, Any], today: date) -> dict[str, Any]:
 
 def _next_actions(state: str, row: dict[str, Any]) -> list[str]:
     actions = NEXT_ACTIONS[state]
-    if row.get("reissue_state") in REISSUE_OPEN | {"arrived"}:
-        return [a for a in actions if a != "apply_for_reissue"] + ["view_reissue"]
+    if _reissue_under_way(state, row):
+        return [a for a in actions if a != "apply_for_reissue"] + [VIEW_REISSUE]
     return actions
+
+
+def _reissue_under_way(state: str, row: dict[str, Any]) -> bool:
+    reissue = row.get("reissue_state")
+    # An approved e-certificate reissue is done once the e-certificate is issued.
+    if reissue == "approved" and state == State.ECERT_DOWNLOADABLE:
+        return False
+    return reissue in REISSUE_OPEN | {"arrived"}
 
 
 def _ecert(state: str, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -140,6 +152,8 @@ def _reissue(row: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _state(row: dict[str, Any], today: date) -> str:
+    if row["state"] == State.REVOKED:
+        return State.REVOKED
     # Distribution knows where a kept certificate stands once it has it on record.
     state = row.get("custody_state") or row["state"]
     # Custody ends by the calendar; the day's sweep records it, but the holder
@@ -165,6 +179,8 @@ def _notice(state: str, row: dict[str, Any]) -> str | None:
         return f"证书已寄出，运单号 {row['tracking_number']}。"
     if state == CUSTODY_EXPIRED:
         return "证书保管期已满，中心不再保管，可申请补办。"
+    if state == State.REVOKED:
+        return f"证书已注销：{row.get('revocation_reason')}。如有疑问请咨询中心。"
     if state == State.AWAITING_CENTRE_SIGNATURE and row.get("centre_sign_by"):
         due = row["centre_sign_by"].isoformat()
         return f"中心将于 {due} 前签章，之后即可下载电子证书。"

@@ -6,7 +6,7 @@ over HTTP. Ordering and duplicates are handled by `OrderedProjection`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import Cursor
@@ -16,6 +16,7 @@ from services.certificates.catalogue import Kind
 from services.certificates.domain import RegistrationPlace
 from services.common.envelope import Envelope
 from services.common.projection import OrderedProjection
+from services.common.workdays import BEIJING
 
 
 class State:
@@ -24,6 +25,7 @@ class State:
     AWAITING_CENTRE_SIGNATURE = "awaiting_centre_signature"
     AWAITING_HEALTH_COMMISSION = "awaiting_health_commission"
     ECERT_DOWNLOADABLE = "ecert_downloadable"
+    REVOKED = "revoked"
     SERVED_BY_XPCC = "served_by_xpcc"
 
 
@@ -51,6 +53,7 @@ COLUMNS = (
     "authority_signed_at",
     "centre_sign_by",
     "centre_signed_at",
+    "revocation_reason",
     "version",
 )
 
@@ -82,7 +85,8 @@ class ApplicantCertificates(OrderedProjection):
                 ALTER TABLE {schema}.applicant_certificates
                     ADD COLUMN IF NOT EXISTS authority_signed_at timestamptz,
                     ADD COLUMN IF NOT EXISTS centre_sign_by date,
-                    ADD COLUMN IF NOT EXISTS centre_signed_at timestamptz;
+                    ADD COLUMN IF NOT EXISTS centre_signed_at timestamptz,
+                    ADD COLUMN IF NOT EXISTS revocation_reason text;
                 CREATE INDEX IF NOT EXISTS applicant_certificates_holder
                     ON {schema}.applicant_certificates (holder_id_number)
                 """
@@ -101,6 +105,14 @@ class ApplicantCertificates(OrderedProjection):
                 state=State.ECERT_DOWNLOADABLE,
                 centre_sign_by=None,
                 centre_signed_at=envelope.data["signed_at"],
+            )
+        elif envelope.type == "certificate_revoked":
+            self._update(
+                cursor,
+                envelope,
+                state=State.REVOKED,
+                centre_sign_by=None,
+                revocation_reason=envelope.data["reason"],
             )
 
     def clear(self, cursor: Cursor) -> None:
@@ -234,6 +246,10 @@ class ApplicantCertificates(OrderedProjection):
         )
 
 
+def _beijing_day(moment: str) -> date:
+    return datetime.fromisoformat(moment).astimezone(BEIJING).date()
+
+
 def _date_or_none(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
@@ -356,6 +372,8 @@ class CertificateReissues(OrderedProjection):
                     review_due date,
                     period text,
                     sync_due date);
+                ALTER TABLE {schema}.certificate_reissues
+                    ADD COLUMN IF NOT EXISTS reissued_on date;
                 CREATE INDEX IF NOT EXISTS certificate_reissues_certificate
                     ON {schema}.certificate_reissues (certificate_id)
                 """
@@ -364,6 +382,18 @@ class CertificateReissues(OrderedProjection):
 
     def clear(self, cursor: Cursor) -> None:
         cursor.execute(self._sql("DELETE FROM {schema}.certificate_reissues"))
+
+    def reissued_on(self, certificate_id: str) -> date | None:
+        """When the newest reissue replaced the certificate, if one did."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                self._sql(
+                    "SELECT max(reissued_on) FROM {schema}.certificate_reissues "
+                    "WHERE certificate_id = %s"
+                ),
+                (certificate_id,),
+            ).fetchone()
+        return row[0]
 
     def approved_for(self, certificate: dict[str, Any]) -> bool:
         """Whether an approved reissue stands behind this certificate (补发)."""
@@ -419,9 +449,20 @@ REISSUE_CHANGES = {
         "review_due": None,
         "last_message": data["message"],
     },
-    "reissue_approved": lambda data: {"state": "approved", "review_due": None},
+    "reissue_approved": lambda data: {
+        "state": "approved",
+        "review_due": None,
+        # An e-certificate replaces the old certificate from its approval on.
+        "reissued_on": None
+        if data["path"] == "ministry_batch"
+        else _beijing_day(data["approved_at"]),
+    },
     "reissue_batched": lambda data: {"state": "in_batch", "period": data["period"]},
     "reissue_arrived": lambda data: {"state": "arrived", "sync_due": data["sync_due"]},
-    "reissue_synced": lambda data: {"state": "synced", "sync_due": None},
+    "reissue_synced": lambda data: {
+        "state": "synced",
+        "sync_due": None,
+        "reissued_on": _beijing_day(data["synced_at"]),
+    },
     "reissue_withdrawn": lambda data: {"state": "withdrawn", "review_due": None},
 }

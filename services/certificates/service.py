@@ -6,9 +6,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 from prometheus_client import Gauge
 from werkzeug.wrappers import Request, Response
 
+from services.certificates import verification
 from services.certificates.application import (
     CertificatesApplication,
     WrongSigner,
@@ -24,18 +27,22 @@ from services.certificates.read_model import (
 )
 from services.certificates.results import read_results
 from services.certificates.signing import CentreSigner, ElectronicCertificates
+from services.certificates.verification import VerificationAttempts
 from services.common.accounts import VerifiedAccounts
 from services.common.auth import Role
 from services.common.consuming import fact_handler
+from services.common.db import ensure_schema, schema_lock
 from services.common.dependencies import (
     CallContext,
     EventStore,
     ReadModel,
+    ReadPool,
     ServiceSettings,
+    settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Conflict, Forbidden, NotFound
-from services.common.web import PUBLIC, api, caller_of, metrics_response
+from services.common.errors import Conflict, Forbidden, Invalid, NotFound
+from services.common.web import PUBLIC, api, caller_of, json_body, metrics_response
 from services.common.workdays import BEIJING, WorkingCalendar
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,37 @@ SIGNATURES_OVERDUE = Gauge(
     "certificates_centre_signatures_overdue",
     "Industry-signed e-certificates the centre has not signed within 3 working days.",
 )
+
+
+REVOKE = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+    "additionalProperties": False,
+}
+SIGNING_POLICY = {
+    "type": "object",
+    "required": ["automatic"],
+    "properties": {"automatic": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+
+
+class Attempts(DependencyProvider):
+    """Failed verification checks, in the service's read schema."""
+
+    read_pool = ReadPool()
+
+    def setup(self) -> None:
+        settings = settings_of(self.container)
+        schema = f"{self.container.service_name}_read"
+        self.attempts = VerificationAttempts(self.read_pool.pool, schema)
+        with schema_lock(settings.database, schema):
+            ensure_schema(self.read_pool.pool, schema)
+            self.attempts.setup()
+
+    def get_dependency(self, worker_ctx: Any) -> VerificationAttempts:
+        return self.attempts
 
 
 class CertificatesStore(EventStore):
@@ -67,6 +105,7 @@ class CertificatesService:
     custody: CertificateCustody = ReadModel(CertificateCustody)
     reissues: CertificateReissues = ReadModel(CertificateReissues)
     signer: ElectronicCertificates = CentreSigner()
+    attempts: VerificationAttempts = Attempts()
 
     @fact_handler("certificates.exam_results", expected_exceptions=ContractViolation)
     def record_exam_results(self, envelope: Envelope) -> None:
@@ -132,6 +171,8 @@ class CertificatesService:
         row = self.read_model.certificate(certificate_number)
         if row is None or row["holder_id_number"] != id_number:
             raise NotFound("certificate_not_found", "您名下没有这个编号的证书。")
+        if row["state"] == State.REVOKED:
+            raise Conflict("certificate_revoked", "这本证书已注销，不能下载。")
         if row["state"] != State.ECERT_DOWNLOADABLE:
             raise Conflict(
                 "ecert_not_ready",
@@ -198,11 +239,94 @@ class CertificatesService:
             ).isoformat(),
         }
 
+    @api(
+        "POST",
+        "/v1/admin/certificates/<certificate_number>/revoke",
+        roles={Role.ADMINISTRATOR},
+    )
+    def revoke(self, request: Request, certificate_number: str) -> dict:
+        """Revoked at once: verification answers from the event store itself."""
+        body = json_body(request, REVOKE)
+        reason = body["reason"].strip()
+        if not reason:
+            raise Invalid("reason_required", "注销证书须写明原因。")
+        certificate = self.certificates.revoke(
+            certificate_number,
+            caller_of(request).account_id,
+            reason,
+            datetime.now(BEIJING),
+        )
+        log.info("a certificate was revoked")
+        return {
+            "certificate_number": certificate.certificate_number,
+            "revoked_at": certificate.revoked_at.astimezone(BEIJING).isoformat(),
+        }
+
+    @api("GET", "/v1/admin/ecert-signing", roles={Role.ADMINISTRATOR})
+    def signing_policy(self, request: Request) -> dict:
+        return {"automatic": self.certificates.automatic_signing()}
+
+    @api("PUT", "/v1/admin/ecert-signing", roles={Role.ADMINISTRATOR})
+    def set_signing_policy(self, request: Request) -> dict:
+        """Turn the automatic signer on or off; recorded with who and when."""
+        body = json_body(request, SIGNING_POLICY)
+        self.certificates.set_automatic_signing(
+            body["automatic"], caller_of(request).account_id, datetime.now(BEIJING)
+        )
+        return {"automatic": body["automatic"]}
+
+    # --- anyone ---------------------------------------------------------------------
+
+    @api("GET", "/v1/verification", roles=PUBLIC)
+    def verify(self, request: Request) -> dict:
+        """查验: by number and the holder's name, or by number and QR code."""
+        number = request.args.get("number", "").strip()
+        name = request.args.get("name", "")
+        code = request.args.get("code", "")
+        if not number or not (name.strip() or code.strip()):
+            raise Invalid(
+                "invalid_request",
+                "请提供证书编号，以及持证人姓名或证书二维码中的查验码。",
+            )
+        address = request.remote_addr or "unknown"
+        self.attempts.check(address)
+        certificate = self.certificates.find(number)
+        if certificate is None or not self._vouched(certificate, name, code):
+            self.attempts.record_failure(address)
+            raise NotFound(
+                "certificate_not_found",
+                "没有查到与证书编号和姓名（或查验码）相符的证书，请核对后再试。",
+            )
+        reissued_on = self.reissues.reissued_on(str(certificate.id))
+        return verification.answer(certificate, reissued_on)
+
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return metrics_response()
 
+    # --- timers ---------------------------------------------------------------------
+
+    @timer(interval=5)
+    def sign_automatically(self) -> None:
+        """When the administrator turned it on, the automatic signer signs."""
+        if not self.certificates.automatic_signing():
+            return
+        for row in self.read_model.awaiting_centre_signature():
+            self.certificates.sign_by_centre(
+                row["certificate_number"], None, datetime.now(BEIJING)
+            )
+            log.info("electronic certificate signed by the automatic signer")
+
     # --- helpers --------------------------------------------------------------------
+
+    def _vouched(self, certificate: Any, name: str, code: str) -> bool:
+        if code.strip():
+            return verification.code_matches(
+                self.settings.secrets.read("lookup_key"),
+                certificate.certificate_number,
+                code,
+            )
+        return verification.name_matches(certificate, name)
 
     def _authority_signed(self, envelope: Envelope, authority: str) -> str:
         data = envelope.data

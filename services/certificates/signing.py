@@ -3,7 +3,8 @@
 The signing key and its certificate come from the secrets named by
 `XJCERT_ECERT_SIGNING_KEY_FILE` and `XJCERT_ECERT_SIGNING_CERTIFICATE_FILE`; the QR
 code on each document points at the public verification page under
-`XJCERT_VERIFICATION_URL`.
+`XJCERT_VERIFICATION_URL`, with a code keyed by `XJCERT_LOOKUP_KEY_FILE` that lets the
+page answer without the holder's name.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from nameko.extensions import DependencyProvider
 
 from services.certificates.ecert import ElectronicCertificate, SigningIdentity, render
 from services.certificates.ecert import sign as sign_pdf
+from services.certificates.verification import verification_code
 from services.common.dependencies import settings_of
 
 
 class ElectronicCertificates:
-    def __init__(self, identity: SigningIdentity, verification_url: str) -> None:
+    def __init__(
+        self, identity: SigningIdentity, verification_url: str, code_key: bytes
+    ) -> None:
         self.identity = identity
         self.verification_url = verification_url.rstrip("/")
+        self.code_key = code_key
 
     def document(self, row: dict[str, Any], reissued: bool) -> bytes:
         """The signed PDF of one downloadable certificate from the read model."""
@@ -39,11 +44,16 @@ class ElectronicCertificates:
             authority_signed_at=row["authority_signed_at"],
             centre_signed_at=row["centre_signed_at"],
             reissued=reissued,
-            verification_url=f"{self.verification_url}?number={quote(number)}",
+            verification_url=self.link(number),
         )
         # pyhanko runs an asyncio loop of its own, which eventlet's green threads
         # would interleave: sign in a real thread.
         return tpool.execute(_signed_document, certificate, self.identity)
+
+    def link(self, number: str) -> str:
+        """The verification page of one certificate, as its QR code carries it."""
+        code = verification_code(self.code_key, number)
+        return f"{self.verification_url}?number={quote(number)}&code={code}"
 
 
 def _signed_document(
@@ -59,7 +69,9 @@ class CentreSigner(DependencyProvider):
             settings.secrets.read("ecert_signing_key"),
             settings.secrets.read("ecert_signing_certificate"),
         )
-        self.signer = ElectronicCertificates(identity, settings.verification_url)
+        self.signer = ElectronicCertificates(
+            identity, settings.verification_url, settings.secrets.read("lookup_key")
+        )
 
     def get_dependency(self, worker_ctx: Any) -> ElectronicCertificates:
         return self.signer

@@ -74,6 +74,7 @@ CERTIFICATE_TYPES = (
     "certificate_registered",
     "ecert_authority_signed",
     "ecert_centre_signed",
+    "certificate_revoked",
 )
 CUSTODY_TYPES = (
     "custody_opened",

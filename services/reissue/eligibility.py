@@ -16,6 +16,8 @@ from services.reissue.domain import Reason
 
 # Where the centre still holds the paper certificate: the holder claims it instead.
 STILL_HELD = frozenset({"in_custody", "booked", "mail_requested"})
+# Where the holder has (or is being sent) the certificate: it was not left unclaimed.
+CLAIMED = frozenset({"collected", "shipped", "delivered"})
 
 
 def check_reason(reason: Any) -> str:
@@ -40,6 +42,11 @@ def check_eligible(
         raise NotFound(
             "certificate_not_found",
             "您名下没有这个编号的证书，请核对证书编号。",
+        )
+    if certificate.get("revoked"):
+        raise Conflict(
+            "certificate_revoked",
+            "这本证书已注销，不能补办。如有疑问请咨询中心。",
         )
     if certificate["registration_place"] == "xpcc":
         raise Forbidden(
@@ -66,6 +73,11 @@ def _check_custody(certificate: dict[str, Any], reason: str, today: date) -> Non
             raise Invalid(
                 "not_kept_by_centre",
                 "电子证书不由中心保管，请选择遗失或损毁作为补办原因。",
+            )
+        if certificate.get("custody_state") in CLAIMED:
+            raise Conflict(
+                "already_claimed",
+                "这本证书已经领取或寄出，不属于超期未领取；遗失或损毁的请选择相应原因。",
             )
         if custody_until is not None and today <= custody_until:
             raise Conflict(

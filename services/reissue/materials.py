@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from PIL import Image, ImageChops, ImageOps
 
-from services.common.errors import Invalid
+from services.common.errors import Invalid, NotFound
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -146,7 +146,8 @@ def _material(slot: Material | str) -> Material:
         return Material(slot)
     except ValueError:
         labels = "、".join(material.label for material in Material)
-        raise Invalid(
+        # Named in the path of the upload: an unknown one is not there at all.
+        raise NotFound(
             "unknown_material", f"没有这一类补办材料。可上传的材料有：{labels}。"
         ) from None
 

@@ -481,7 +481,9 @@ def _now() -> datetime:
 def _known_material(material: str) -> None:
     if material not in MATERIAL_CODES:
         allowed = "、".join(MATERIAL_CODES)
-        raise NotFound("unknown_material", f"材料只能是：{allowed}。")
+        raise NotFound(
+            "unknown_material", f"没有这一类补办材料，材料只能是：{allowed}。"
+        )
 
 
 def _upload(request: Request) -> bytes:

@@ -40,7 +40,9 @@ class KnownCertificates(OrderedProjection):
                     kind text NOT NULL,
                     registration_place text NOT NULL,
                     custody_until date,
-                    ecert_issued boolean NOT NULL DEFAULT false)
+                    ecert_issued boolean NOT NULL DEFAULT false);
+                ALTER TABLE {schema}.known_certificates
+                    ADD COLUMN IF NOT EXISTS revoked boolean NOT NULL DEFAULT false
                 """
             )
         )
@@ -53,8 +55,10 @@ class KnownCertificates(OrderedProjection):
         if envelope.type == "certificate_registered":
             cursor.execute(
                 self._sql(
-                    "INSERT INTO {schema}.known_certificates VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, false) "
+                    "INSERT INTO {schema}.known_certificates (certificate_id, "
+                    "certificate_number, holder_id_number, holder_name, "
+                    "qualification_name, level, kind, registration_place, "
+                    "custody_until) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (certificate_id) DO NOTHING"
                 ),
                 (
@@ -68,6 +72,14 @@ class KnownCertificates(OrderedProjection):
                     data["registration_place"],
                     data["custody_until"],
                 ),
+            )
+        elif envelope.type == "certificate_revoked":
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.known_certificates SET revoked = true "
+                    "WHERE certificate_id = %s"
+                ),
+                (envelope.aggregate_id,),
             )
         elif _issues_ecert(envelope):
             cursor.execute(
@@ -85,7 +97,8 @@ class KnownCertificates(OrderedProjection):
         ):
             cursor.execute(
                 self._sql(
-                    "SELECT k.*, c.state AS custody_state "
+                    "SELECT k.*, c.state AS custody_state, "
+                    "coalesce(c.custody_until, k.custody_until) AS custody_until "
                     "FROM {schema}.known_certificates k "
                     "LEFT JOIN {schema}.known_custody c USING (certificate_id) "
                     "WHERE k.certificate_number = %s"
@@ -115,7 +128,9 @@ class KnownCustody(OrderedProjection):
                 """
                 CREATE TABLE IF NOT EXISTS {schema}.known_custody (
                     certificate_id uuid PRIMARY KEY,
-                    state text NOT NULL)
+                    state text NOT NULL);
+                ALTER TABLE {schema}.known_custody
+                    ADD COLUMN IF NOT EXISTS custody_until date
                 """
             )
         )
@@ -127,12 +142,17 @@ class KnownCustody(OrderedProjection):
         state = CUSTODY_STATES.get(envelope.type)
         if state is None:
             return
+        # A reissued certificate is kept until a date of its own.
+        custody_until = envelope.data.get("custody_until")
         cursor.execute(
             self._sql(
-                "INSERT INTO {schema}.known_custody VALUES (%s, %s) "
-                "ON CONFLICT (certificate_id) DO UPDATE SET state = excluded.state"
+                "INSERT INTO {schema}.known_custody (certificate_id, state, "
+                "custody_until) VALUES (%s, %s, %s) "
+                "ON CONFLICT (certificate_id) DO UPDATE SET state = excluded.state, "
+                "custody_until = coalesce(excluded.custody_until, "
+                "known_custody.custody_until)"
             ),
-            (envelope.aggregate_id, state),
+            (envelope.aggregate_id, state, custody_until),
         )
 
 

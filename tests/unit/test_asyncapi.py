@@ -50,6 +50,22 @@ def channel_binding(document: dict[str, Any], routing_key: str) -> dict[str, Any
     return document["channels"][routing_key]["bindings"]["amqp"]
 
 
+def channel_of(producer: str, routing_key: str) -> str:
+    """The channel a producer's routing key is documented under.
+
+    A channel is named after its routing key; where several producers publish the
+    same routing key, each on its own exchange, `<exchange>/<routing key>`.
+    """
+    producers = {s.producer for s in SUBSCRIPTIONS.values() if routing_key in s.types}
+    if len(producers) > 1:
+        return f"{exchange_name(producer)}/{routing_key}"
+    return routing_key
+
+
+def routing_key_of(channel: str) -> str:
+    return channel.rpartition("/")[2]
+
+
 def messages(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for routing_key, channel in document["channels"].items():
         for operation in ("publish", "subscribe"):
@@ -117,7 +133,7 @@ def test_the_document_is_asyncapi_2_6_over_amqp_0_9_1(document):
 def test_every_subscription_is_a_channel_with_its_queue(document, queue, routing_key):
     subscription = SUBSCRIPTIONS[queue]
 
-    binding = channel_binding(document, routing_key)
+    binding = channel_binding(document, channel_of(subscription.producer, routing_key))
     queues = {q["name"]: q for q in binding["x-consumer-queues"]}
 
     assert binding["is"] == "routingKey"
@@ -142,7 +158,8 @@ def test_every_channel_is_on_a_declared_exchange_with_a_declared_queue(document)
         exchange = binding["exchange"]["name"]
         assert exchange in exchanges, routing_key
         for queue in binding["x-consumer-queues"]:
-            assert (exchange, routing_key, queue["name"]) in declared, routing_key
+            key = routing_key_of(routing_key)
+            assert (exchange, key, queue["name"]) in declared, routing_key
 
 
 def test_messages_are_persistent_confirmed_json(document):
@@ -180,9 +197,9 @@ def test_every_payload_refers_to_the_envelope_and_its_types_contract(document):
         version = data_part["properties"]["version"]["const"]
 
         assert envelope_ref["$ref"].endswith("/envelope.v1.json")
-        assert data_part["properties"]["type"]["const"] == routing_key
+        assert data_part["properties"]["type"]["const"] == routing_key_of(routing_key)
         assert data_part["properties"]["data"]["$ref"].endswith(
-            f"/{producer}.{routing_key}.v{version}.json"
+            f"/{producer}.{routing_key_of(routing_key)}.v{version}.json"
         )
 
 
@@ -208,7 +225,7 @@ def test_every_example_passes_its_contract(document):
     for routing_key, message in messages(document):
         for example in message.get("examples", []):
             envelope = parsed(example["payload"])
-            assert envelope.type == routing_key
+            assert envelope.type == routing_key_of(routing_key)
 
 
 def test_the_certificate_example_is_what_the_relay_publishes(document):
@@ -244,7 +261,7 @@ def test_we_document_sending_only_types_our_relays_publish(document):
         payload = channel["subscribe"]["message"]["payload"]
         producer = payload["allOf"][1]["properties"]["producer"]["const"]
 
-        assert routing_key in subscribed_types(producer), (
+        assert routing_key_of(routing_key) in subscribed_types(producer), (
             f"{producer} does not publish {routing_key}: no queue subscribes to it"
         )
 
@@ -277,7 +294,9 @@ def test_every_channel_is_on_its_producers_exchange(document):
     for routing_key, message in messages(document):
         binding = channel_binding(document, routing_key)
 
-        assert binding["exchange"]["name"] == exchange_name(producer_of(message))
+        producer = producer_of(message)
+        assert binding["exchange"]["name"] == exchange_name(producer)
+        assert routing_key == channel_of(producer, routing_key_of(routing_key))
 
 
 def test_we_send_what_our_services_publish_and_receive_what_others_do(document):

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from PIL import Image, ImageDraw
 
-from services.common.errors import Invalid
+from services.common.errors import Invalid, NotFound
 from services.reissue.materials import (
     DOCUMENT_MAX_BYTES,
     MAX_IMAGE_PIXELS,
@@ -293,8 +293,10 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(material, size):
     assert refusal(material, content).code == "image_too_large"
 
 
-def test_an_unknown_slot_is_refused():
-    error = refusal("passport", encoded(portrait()))
+def test_an_unknown_slot_is_not_found():
+    with pytest.raises(NotFound) as raised:
+        check("passport", encoded(portrait()))
+    error = raised.value
 
     assert error.code == "unknown_material"
     assert "个人承诺书" in error.message

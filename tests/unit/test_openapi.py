@@ -28,6 +28,8 @@ from services.common.web import ApiHandler
 from services.distribution import bodies
 from services.distribution import service as distribution
 from services.identity import service as identity
+from services.reissue import bodies as reissue_bodies
+from services.reissue import service as reissue
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "openapi"
@@ -35,9 +37,14 @@ SERVICES: dict[str, tuple[ModuleType, type]] = {
     "identity": (identity, identity.IdentityService),
     "certificates": (certificates, certificates.CertificatesService),
     "distribution": (distribution, distribution.DistributionService),
+    "reissue": (reissue, reissue.ReissueService),
 }
 # Where the request-body schemas of the services that read bodies are written.
-BODY_SCHEMAS: dict[str, ModuleType] = {"identity": identity, "distribution": bodies}
+BODY_SCHEMAS: dict[str, ModuleType] = {
+    "identity": identity,
+    "distribution": bodies,
+    "reissue": reissue_bodies,
+}
 # Where each service's refusal codes are written: its own package, the handler
 # (web.py) and token checks (auth.py) every entrypoint goes through, and the
 # ID-number checks that identity and distribution share.
@@ -70,7 +77,7 @@ HANDLER_ANSWERS = {"internal_error", "bad_request"}
 # Services whose refusals the call graph finds in full. Identity's use cases keep
 # their dependencies in instance attributes, which `reachable_refusals` cannot
 # follow; the tests that read its source whole check it instead.
-FULLY_TRACED = ["certificates", "distribution"]
+FULLY_TRACED = ["certificates", "distribution", "reissue"]
 # A day within the custody of every certificate the certificates examples show.
 EXAMPLES_SEEN_ON = date(2026, 1, 8)
 
@@ -590,6 +597,7 @@ def test_certificates_read_as_the_presentation_writes_them():
     examples = answer["responses"]["200"]["content"]["application/json"]["examples"]
     shown = [c for e in examples.values() for c in e["value"]["certificates"]]
     next_actions = set(chain.from_iterable(presentation.NEXT_ACTIONS.values()))
+    next_actions.add(presentation.VIEW_REISSUE)
 
     assert set(fields["state"]["enum"]) == set(presentation.LABELS)
     assert set(fields["next_actions"]["items"]["enum"]) == next_actions

@@ -94,3 +94,15 @@ def test_only_the_three_reasons_of_the_service_guide_are_accepted(reason):
         check_reason(reason)
 
     assert refused.value.code == "invalid_reason"
+
+
+@pytest.mark.parametrize("claimed", ["collected", "shipped", "delivered"])
+def test_a_claimed_certificate_was_not_left_unclaimed(claimed):
+    row = certificate(custody_state=claimed)
+
+    assert refusal(row, "custody_expired") == "already_claimed"
+    assert check_eligible(row, HOLDER, "lost", TODAY)
+
+
+def test_a_revoked_certificate_is_not_reissued():
+    assert refusal(certificate(revoked=True)) == "certificate_revoked"
