@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import requests
 
 from services.certificates.ecert import verify
 from services.common.dead_letters import list_dead_letters
+from services.common.workdays import BEIJING
 from tests.support.holders import certificates_of, verified_holder
 from tests.support.infrastructure import eventually
 from tests.support.materials import commitment_letter, one_inch_photo
@@ -54,6 +56,12 @@ def upload(reissue, holder, application_id, material, content) -> requests.Respo
         headers={**holder.auth, "Content-Type": "application/octet-stream"},
         timeout=20,
     )
+
+
+def synced_on(response: requests.Response) -> str:
+    """The Beijing date of the sync the response answered."""
+    moment = parsedate_to_datetime(response.headers["Date"])
+    return moment.astimezone(BEIJING).date().isoformat()
 
 
 def code(response: requests.Response) -> str:
@@ -122,7 +130,7 @@ def test_a_national_reissue_goes_from_application_to_a_booked_pickup(
     product, vhost, database
 ):
     identity, certificates, reissue, distribution = product
-    holder, number, _ = holder_with(product, vhost, "2019-reissue")
+    holder, number, candidates = holder_with(product, vhost, "2019-reissue")
     reviewer = staff_member(identity.url, database, vhost, "reviewer")
     admin = staff_member(identity.url, database, vhost, "administrator")
     application_id = ready_for_review(reissue, holder, number=number)
@@ -264,6 +272,15 @@ def test_a_national_reissue_goes_from_application_to_a_booked_pickup(
     eventually(
         lambda: my_certificate(certificates, holder, number)["state"] == "booked"
     )
+
+    # An employer checking the number learns that copies made before are void.
+    checked = requests.get(
+        f"{certificates.url}/v1/verification",
+        params={"number": number, "name": candidates[0]["name"]},
+        timeout=10,
+    ).json()
+    assert checked["status"] == "reissued"
+    assert checked["reissued_on"] == synced_on(synced)
 
 
 def test_a_regional_reissue_is_signed_twice_and_downloaded(product, vhost, database):
