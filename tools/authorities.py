@@ -82,3 +82,19 @@ def take_closed_batches(broker: Broker) -> list[dict[str, Any]]:
     finally:
         connection.close()
     return taken
+
+
+def certificates_printed_message(
+    batch: str, certificate_numbers: list[str], arrived_at: datetime | None = None
+) -> dict[str, Any]:
+    """A batch of first-issue national certificates the ministry printed arrived."""
+    return _fact(
+        "ministry",
+        "certificates_printed",
+        f"printed-batch-{batch}",
+        {
+            "batch": batch,
+            "arrived_at": (arrived_at or datetime.now(UTC)).isoformat(),
+            "certificates": [{"certificate_number": n} for n in certificate_numbers],
+        },
+    )

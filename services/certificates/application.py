@@ -67,6 +67,53 @@ class CertificatesApplication(ServiceApplication):
         except AggregateNotFoundError:
             return None
 
+    # --- printed paper certificates ------------------------------------------------
+
+    def record_printed(
+        self,
+        batch: str,
+        arrived_at: datetime,
+        numbers: list[str],
+        chunk_size: int = 500,
+    ) -> PrintReport:
+        """The ministry's batch of printed national certificates arrived.
+
+        Idempotent: a certificate already marked printed is left alone. Numbers not
+        on record, or of certificates that are not printed on paper, are reported.
+        """
+        recorded, already, unknown = 0, 0, []
+        unique = list(dict.fromkeys(numbers))
+        for start in range(0, len(unique), chunk_size):
+            chunk = unique[start : start + chunk_size]
+            for attempt in range(1, SAVE_ATTEMPTS + 1):
+                try:
+                    outcome = self._record_printed_chunk(batch, arrived_at, chunk)
+                    break
+                except IntegrityError:
+                    if attempt == SAVE_ATTEMPTS:
+                        raise
+            recorded += outcome.recorded
+            already += outcome.already_recorded
+            unknown += outcome.unknown
+        return PrintReport(recorded, already, unknown)
+
+    def _record_printed_chunk(
+        self, batch: str, arrived_at: datetime, numbers: list[str]
+    ) -> PrintReport:
+        changed, already, unknown = [], 0, []
+        for number in numbers:
+            certificate = self.find(number)
+            if certificate is None or certificate.kind != Kind.NATIONAL_PAPER:
+                unknown.append(number)
+            elif certificate.printed_at is not None:
+                already += 1
+            else:
+                certificate.record_print(batch, arrived_at)
+                changed.append(certificate)
+        if changed:
+            self.save(*changed)
+        return PrintReport(len(changed), already, unknown)
+
     # --- electronic certificates --------------------------------------------------
 
     def record_authority_signature(
@@ -181,6 +228,13 @@ class CertificatesApplication(ServiceApplication):
             return {row["originator_id"] for row in cursor.fetchall()}
 
 
+@dataclass(frozen=True)
+class PrintReport:
+    recorded: int
+    already_recorded: int
+    unknown: list[str]
+
+
 class UnknownCertificate(LookupError):
     """A signature for a certificate not (yet) on record: retried, then dead."""
 
@@ -238,6 +292,15 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
                 "signed_by": _text_or_none(domain_event.signed_by),
                 "signed_at": domain_event.signed_at.isoformat(),
                 "automatic": domain_event.automatic,
+            },
+        )
+    if isinstance(domain_event, Certificate.Printed):
+        return Publication(
+            type="certificate_printed",
+            version=1,
+            data={
+                "batch": domain_event.batch,
+                "arrived_at": domain_event.arrived_at.isoformat(),
             },
         )
     if isinstance(domain_event, Certificate.Revoked):

@@ -96,6 +96,7 @@ class Certificate(Aggregate):
         self.centre_signed_at: datetime | None = None
         self.revoked_at: datetime | None = None
         self.revocation_reason: str | None = None
+        self.printed_at: datetime | None = None
 
     @property
     def is_revoked(self) -> bool:
@@ -130,6 +131,11 @@ class Certificate(Aggregate):
         """`signed_by` is the staff member, or None for the automatic signer."""
         self.centre_signed_at = signed_at
         self.centre_sign_by = None
+
+    @event("Printed")
+    def record_print(self, batch: str, arrived_at: datetime) -> None:
+        """The ministry's printed paper certificate reached the centre."""
+        self.printed_at = arrived_at
 
     @event("Revoked")
     def revoke(self, revoked_by: uuid.UUID, reason: str, revoked_at: datetime):

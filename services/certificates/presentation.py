@@ -95,6 +95,8 @@ def _certificate(row: dict[str, Any], today: date) -> dict[str, Any]:
         "holder_name": row["holder_name"],
         "exam_end_date": row["exam_end_date"].isoformat(),
         "custody_until": _iso(row["custody_until"]),
+        # The day the ministry's printed certificate reached the centre, if known.
+        "printed_on": _iso(row.get("printed_on")),
         "state": state,
         "state_label": LABELS[state],
         "reissued": bool(row.get("reissued")),

@@ -54,6 +54,7 @@ COLUMNS = (
     "centre_sign_by",
     "centre_signed_at",
     "revocation_reason",
+    "printed_on",
     "version",
 )
 
@@ -86,7 +87,8 @@ class ApplicantCertificates(OrderedProjection):
                     ADD COLUMN IF NOT EXISTS authority_signed_at timestamptz,
                     ADD COLUMN IF NOT EXISTS centre_sign_by date,
                     ADD COLUMN IF NOT EXISTS centre_signed_at timestamptz,
-                    ADD COLUMN IF NOT EXISTS revocation_reason text;
+                    ADD COLUMN IF NOT EXISTS revocation_reason text,
+                    ADD COLUMN IF NOT EXISTS printed_on date;
                 CREATE INDEX IF NOT EXISTS applicant_certificates_holder
                     ON {schema}.applicant_certificates (holder_id_number)
                 """
@@ -105,6 +107,10 @@ class ApplicantCertificates(OrderedProjection):
                 state=State.ECERT_DOWNLOADABLE,
                 centre_sign_by=None,
                 centre_signed_at=envelope.data["signed_at"],
+            )
+        elif envelope.type == "certificate_printed":
+            self._update(
+                cursor, envelope, printed_on=_beijing_day(envelope.data["arrived_at"])
             )
         elif envelope.type == "certificate_revoked":
             self._update(

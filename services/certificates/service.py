@@ -8,7 +8,7 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 from werkzeug.wrappers import Request, Response
 
 from services.certificates import verification
@@ -66,6 +66,13 @@ SIGNING_POLICY = {
     "properties": {"automatic": {"type": "boolean"}},
     "additionalProperties": False,
 }
+
+
+PRINTED_UNKNOWN = Counter(
+    "certificates_printed_unknown_total",
+    "Certificates in a ministry printed batch that are not national paper "
+    "certificates on record.",
+)
 
 
 class Attempts(DependencyProvider):
@@ -148,6 +155,31 @@ class CertificatesService:
     def record_health_signature(self, envelope: Envelope) -> str:
         """The health commission signed: the holder may download at once."""
         return self._authority_signed(envelope, Authority.HEALTH_COMMISSION)
+
+    @fact_handler("certificates.printed", expected_exceptions=ContractViolation)
+    def record_printed_certificates(self, envelope: Envelope) -> str:
+        """The ministry's printed national certificates reached the centre."""
+        data = envelope.data
+        report = self.certificates.record_printed(
+            data["batch"],
+            datetime.fromisoformat(data["arrived_at"]),
+            [entry["certificate_number"] for entry in data["certificates"]],
+        )
+        if report.unknown:
+            PRINTED_UNKNOWN.inc(len(report.unknown))
+            log.warning(
+                "printed batch %s named %s certificate(s) that are not national paper "
+                "certificates on record",
+                data["batch"],
+                len(report.unknown),
+            )
+        log.info(
+            "printed batch %s: %s recorded, %s already on record",
+            data["batch"],
+            report.recorded,
+            report.already_recorded,
+        )
+        return "applied" if report.recorded else "duplicate"
 
     @fact_handler("certificates.reissue", expected_exceptions=ContractViolation)
     def follow_reissue(self, envelope: Envelope) -> str:

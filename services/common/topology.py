@@ -75,6 +75,7 @@ CERTIFICATE_TYPES = (
     "ecert_authority_signed",
     "ecert_centre_signed",
     "certificate_revoked",
+    "certificate_printed",
 )
 CUSTODY_TYPES = (
     "custody_opened",
@@ -139,6 +140,11 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             queue="certificates.health_signatures",
             producer="health_commission",
             types=("ecert_signed",),
+        ),
+        Subscription(
+            queue="certificates.printed",
+            producer="ministry",
+            types=("certificates_printed",),
         ),
         Subscription(
             queue="certificates.reissue",

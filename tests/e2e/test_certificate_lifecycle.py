@@ -7,6 +7,8 @@ state from the applicant's own view.
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,22 @@ import requests
 
 from services.certificates.ecert import verify as verify_pdf
 from services.certificates.verification import FAILURES_PER_ADDRESS, verification_code
+from services.common.dead_letters import list_dead_letters
+from services.common.identifiers import certificate_id
+from services.common.workdays import BEIJING
 from tests.support.holders import certificates_of, verified_holder
 from tests.support.infrastructure import eventually
 from tests.support.staff import staff_member
-from tools.authorities import ecert_signed_message, publish_fact
+from tools.authorities import (
+    certificates_printed_message,
+    ecert_signed_message,
+    publish_fact,
+)
 from tools.exam_authority import Broker, publish, results_message, sample_candidates
+
+EVENTS_OF = (
+    "SELECT count(*) FROM certificates.certificates_events WHERE originator_id = %s"
+)
 
 
 @pytest.fixture
@@ -161,3 +174,36 @@ def test_verification_answers_valid_then_revoked_and_limits_guessing(
         "GET", certificates, "/v1/verification", params={"number": number, "name": name}
     )
     assert (limited.status_code, code(limited)) == (429, "too_many_attempts")
+
+
+def test_the_ministrys_printed_batch_is_recorded_once_and_strangers_reported(
+    product, vhost, database
+):
+    _, certificates = product
+    holder, candidate = holder_of(product, vhost, "2026-audit", "auditor", "中级")
+    number = candidate["certificate_number"]
+    broker = Broker(vhost.amqp_uri)
+    printed = certificates_printed_message("2026-national-011", [number, "X-404"])
+    publish_fact(broker, printed)
+    publish_fact(broker, {**printed, "event_id": str(uuid.uuid4())})
+    broken = certificates_printed_message("2026-national-012", [number])
+    del broken["data"]["arrived_at"]
+    publish_fact(broker, broken)
+
+    shown = eventually(
+        lambda: certificates_of(certificates.url, holder)["certificates"][0][
+            "printed_on"
+        ]
+    )
+    arrived = datetime.fromisoformat(printed["data"]["arrived_at"])
+    assert shown == arrived.astimezone(BEIJING).date().isoformat()
+    # Registered, then printed once: the repeated batch added nothing.
+    assert database.scalar(EVENTS_OF, str(certificate_id(number))) == 2
+    eventually(
+        lambda: vhost.queue_depth("certificates.printed.dead") == 1,
+        what="the malformed batch dead-lettered",
+    )
+    (letter,) = list_dead_letters(vhost.amqp_uri, "certificates.printed")
+    assert letter.reason_code == "schema_violation"
+    metrics = requests.get(f"{certificates.url}/metrics", timeout=10).text
+    assert "certificates_printed_unknown_total 2.0" in metrics
