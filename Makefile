@@ -46,8 +46,7 @@ staff: install
 	  $(PY) -m services.identity.staff --mobile "$(MOBILE)" --role "$(ROLE)"
 
 dead-letters: install
-	$(PY) -m services.common.dead_letters list certificates.exam_results
-	$(PY) -m services.common.dead_letters list certificates.read_model
+	$(PY) -m services.common.dead_letters counts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build

@@ -1,5 +1,6 @@
 """python -m services.common.dead_letters: inspect and replay dead-lettered messages.
 
+    counts                     how many dead letters wait for each consumer queue
     list   QUEUE [--limit N]   show what waits in QUEUE.dead and why
     replay QUEUE [--limit N]   send messages from QUEUE.dead back to QUEUE
 
@@ -68,6 +69,15 @@ def list_dead_letters(amqp_uri: str, queue: str, limit: int = 100) -> list[DeadL
     return found
 
 
+def dead_letter_counts(amqp_uri: str) -> dict[str, int]:
+    """Dead letters waiting for each consumer queue of the topology."""
+    with _channel(amqp_uri) as channel:
+        return {
+            queue: channel.queue_declare(_dead_queue(queue), passive=True).message_count
+            for queue in sorted(SUBSCRIPTIONS)
+        }
+
+
 def replay_dead_letters(amqp_uri: str, queue: str, limit: int | None = None) -> int:
     """Move dead letters back to their queue; return how many were moved."""
     publisher = ConfirmingPublisher(amqp_uri)
@@ -122,13 +132,18 @@ def _back_to(queue: str, message: Any) -> OutgoingMessage:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["list", "replay"])
-    parser.add_argument("queue", help="the consumer's queue, without .dead")
+    parser.add_argument("action", choices=["counts", "list", "replay"])
+    parser.add_argument("queue", nargs="?", help="the consumer's queue, without .dead")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     amqp_uri = load_settings().amqp_uri
+    if args.action != "counts" and not args.queue:
+        parser.error(f"{args.action} needs the consumer's queue")
 
-    if args.action == "list":
+    if args.action == "counts":
+        for queue, count in dead_letter_counts(amqp_uri).items():
+            print(f"{count:8d}  {queue}.dead")
+    elif args.action == "list":
         letters = list_dead_letters(amqp_uri, args.queue, args.limit or 100)
         for letter in letters:
             print(

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from services.certificates.ecert import verify
-from services.common.dead_letters import list_dead_letters
+from services.common.dead_letters import dead_letter_counts, list_dead_letters
 from services.common.workdays import BEIJING
 from tests.support.holders import certificates_of, verified_holder
 from tests.support.infrastructure import eventually
@@ -429,3 +429,6 @@ def test_an_arrival_for_a_batch_never_sent_is_dead_lettered_with_its_reason(
     (letter,) = list_dead_letters(vhost.amqp_uri, "reissue.ministry_batches")
     assert letter.reason_code == "unknown_batch"
     assert "2031-01" in letter.reason
+    counts = dead_letter_counts(vhost.amqp_uri)
+    assert counts["reissue.ministry_batches"] == 1
+    assert sum(counts.values()) == 1
