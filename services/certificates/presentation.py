@@ -182,7 +182,8 @@ def _notice(state: str, row: dict[str, Any]) -> str | None:
     if state == CUSTODY_EXPIRED:
         return "证书保管期已满，中心不再保管，可申请补办。"
     if state == State.REVOKED:
-        return f"证书已注销：{row.get('revocation_reason')}。如有疑问请咨询中心。"
+        reason = (row.get("revocation_reason") or "").rstrip("。. ")
+        return f"证书已注销：{reason}。如有疑问请咨询中心。"
     if state == State.AWAITING_CENTRE_SIGNATURE and row.get("centre_sign_by"):
         due = row["centre_sign_by"].isoformat()
         return f"中心将于 {due} 前签章，之后即可下载电子证书。"

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter, Gauge
@@ -41,7 +42,7 @@ from services.common.dependencies import (
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Conflict, Forbidden, Invalid, NotFound
+from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Refusal
 from services.common.web import PUBLIC, api, caller_of, json_body, metrics_response
 from services.common.workdays import BEIJING, WorkingCalendar
 
@@ -344,9 +345,15 @@ class CertificatesService:
         if not self.certificates.automatic_signing():
             return
         for row in self.read_model.awaiting_centre_signature():
-            self.certificates.sign_by_centre(
-                row["certificate_number"], None, datetime.now(BEIJING)
-            )
+            try:
+                self.certificates.sign_by_centre(
+                    row["certificate_number"], None, datetime.now(BEIJING)
+                )
+            except (Refusal, IntegrityError):
+                # Revoked since the list was read, or signed by another replica:
+                # the next round sees it as it is now; the others go on.
+                log.warning("the automatic signer skipped a certificate this round")
+                continue
             log.info("electronic certificate signed by the automatic signer")
 
     # --- helpers --------------------------------------------------------------------

@@ -27,7 +27,7 @@ from services.common.dependencies import (
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Forbidden, Invalid, NotFound
+from services.common.errors import Conflict, Forbidden, Invalid, NotFound
 from services.common.web import (
     PUBLIC,
     api,
@@ -370,6 +370,13 @@ class ReissueService:
         roles={Role.REVIEWER},
     )
     def approve(self, request: Request, application_id: uuid.UUID) -> dict:
+        application = self.app.application(application_id)
+        known = self.certificates.by_number(application.certificate_number)
+        if known is not None and known["revoked"]:
+            raise Conflict(
+                "certificate_revoked",
+                "这本证书已注销，不能批准补办；请退回申请并说明原因。",
+            )
         period = self.app.approve(caller_of(request).account_id, application_id, _now())
         log.info("reissue application %s approved", application_id)
         if period is None:
