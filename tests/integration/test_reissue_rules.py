@@ -13,9 +13,12 @@ from services.common.db import ensure_schema, open_pool
 from services.common.errors import Conflict, Invalid
 from services.common.eventstore import event_store_env
 from services.common.identifiers import certificate_id
+from services.common.relay import envelope_for
 from services.common.workdays import BEIJING, WorkingCalendar
 from services.reissue.application import ReissueApplication, UnknownBatch
 from services.reissue.domain import State
+from services.reissue.publication import publication
+from services.reissue.views import ApplicationViews
 
 CALENDAR = WorkingCalendar.from_default_file()
 HOLDER = uuid.uuid4()
@@ -201,3 +204,29 @@ def test_another_holders_application_is_not_found(app):
         app.application_of(uuid.uuid4(), application.id)
 
     assert refused.value.code == "application_not_found"
+
+
+def test_the_review_queue_and_its_overdue_count_follow_the_published_facts(
+    app, settings
+):
+    on_time = submitted(app, "N-20", at("2026-12-03"))
+    late = submitted(app, "N-21", at("2026-11-30"))
+    returned = submitted(app, "N-22", at("2026-11-30"))
+    app.return_to_holder(REVIEWER, returned, "请补充材料", ["reason"], at("2026-12-01"))
+    pool = open_pool(settings.database, max_size=2)
+    ensure_schema(pool, "reissue_read")
+    views = ApplicationViews(pool, "reissue_read")
+    views.setup()
+    # The relay's messages, delivered newest first: later versions wait for earlier.
+    for application_id in (on_time, late, returned):
+        for domain_event in reversed(app.history(application_id)):
+            envelope = envelope_for(domain_event, "reissue", publication)
+            if envelope is not None:
+                views.handle(envelope)
+
+    queue = [row["certificate_number"] for row in views.waiting_for_review()]
+    overdue = views.overdue_reviews(at("2026-12-04").date())
+    pool.close()
+
+    assert queue == ["N-21", "N-20"]  # by deadline; the returned one is with the person
+    assert overdue == 1  # N-21 was due on 2026-12-03
