@@ -261,6 +261,13 @@ def test_mail_is_requested_edited_shipped_and_delivered(product, vhost, database
         },
     )
     pending = eventually(lambda: edited_order(distribution, clerk), what="the edit")
+    waiting = eventually(
+        lambda: (
+            (c := my_certificate(certificates, holder))["state"] == "mail_requested"
+            and c
+        )
+    )
+    assert waiting["mail"]["ship_by"] == requested.json()["ship_by"]
     shipped = call(
         "POST",
         distribution,

@@ -131,6 +131,9 @@ def test_a_national_reissue_goes_from_application_to_a_booked_pickup(
 ):
     identity, certificates, reissue, distribution = product
     holder, number, candidates = holder_with(product, vhost, "2019-reissue")
+    expired = my_certificate(certificates, holder, number)
+    assert expired["state"] == "custody_expired"
+    assert expired["next_actions"] == ["apply_for_reissue"]
     reviewer = staff_member(identity.url, database, vhost, "reviewer")
     admin = staff_member(identity.url, database, vhost, "administrator")
     application_id = ready_for_review(reissue, holder, number=number)
