@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter, Gauge
@@ -456,7 +457,11 @@ class ReissueService:
         """Close each month's batch the day after its closing day."""
         now = _now()
         for period in self.app.batches_due(now.date()):
-            self.app.close_batch(period, now)
+            try:
+                self.app.close_batch(period, now)
+            except IntegrityError:
+                # Another replica closed it at the same moment: closed once.
+                log.info("ministry batch %s was closed by another replica", period)
         REVIEWS_OVERDUE.set(self.views.overdue_reviews(now.date()))
         SYNCS_OVERDUE.set(self.views.overdue_syncs(now.date()))
 
