@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-unit lint rebuild-read-model staff dead-letters clean
+.PHONY: install run demo test test-unit lint rebuild-read-model staff dead-letters clean \
+	render deploy-check image ops
 
 install: $(STAMP)
 
@@ -47,6 +48,20 @@ staff: install
 
 dead-letters: install
 	$(PY) -m services.common.dead_letters counts
+
+# Kubernetes: render an overlay, validate both offline, build the image.
+render: install      # make render OVERLAY=dev
+	$(VENV)/bin/kubectl kustomize deploy/overlays/$(or $(OVERLAY),prod)
+
+deploy-check: install
+	$(PY) -m pytest tests/deploy
+
+image:
+	docker build -t xjcert:$$(grep -m1 '^version' pyproject.toml | cut -d'"' -f2) .
+
+# The operators' tool with the development secrets: make ops ARGS="relay-lag"
+ops: install
+	@eval "$$($(PY) -m services.common.keys $(KEYS))" && $(PY) -m services.ops $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build

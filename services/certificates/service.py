@@ -42,7 +42,15 @@ from services.common.dependencies import (
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Refusal
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Refusal,
+    Unavailable,
+)
+from services.common.health import Health, Readiness, not_ready_message
 from services.common.web import PUBLIC, api, caller_of, json_body, metrics_response
 from services.common.workdays import BEIJING, WorkingCalendar
 
@@ -106,6 +114,7 @@ class CertificatesService:
     name = "certificates"
 
     call_context = CallContext()
+    health: Health = Readiness()
     settings = ServiceSettings()
     certificates: CertificatesApplication = CertificatesStore()
     read_model: ApplicantCertificates = ReadModel(ApplicantCertificates)
@@ -336,6 +345,18 @@ class CertificatesService:
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return metrics_response()
+
+    @api("GET", "/health/live", roles=PUBLIC)
+    def live(self, request: Request) -> dict:
+        """The process answers; Kubernetes restarts it when this stops."""
+        return {"status": "live"}
+
+    @api("GET", "/health/ready", roles=PUBLIC)
+    def ready(self, request: Request) -> dict:
+        """Ready while the database and the broker answer; else out of rotation."""
+        if unreachable := self.health.unreachable():
+            raise Unavailable("not_ready", not_ready_message(unreachable))
+        return {"status": "ready"}
 
     # --- timers ---------------------------------------------------------------------
 

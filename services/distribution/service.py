@@ -22,7 +22,8 @@ from services.common.dependencies import (
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Forbidden, Invalid
+from services.common.errors import Forbidden, Invalid, Unavailable
+from services.common.health import Health, Readiness, not_ready_message
 from services.common.web import (
     PUBLIC,
     api,
@@ -73,6 +74,7 @@ class DistributionService:
     name = "distribution"
 
     call_context = CallContext()
+    health: Health = Readiness()
     settings = ServiceSettings()
     app: DistributionApplication = DistributionStore()
     views: DistributionViews = ReadModel(DistributionViews)
@@ -283,6 +285,18 @@ class DistributionService:
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return metrics_response()
+
+    @api("GET", "/health/live", roles=PUBLIC)
+    def live(self, request: Request) -> dict:
+        """The process answers; Kubernetes restarts it when this stops."""
+        return {"status": "live"}
+
+    @api("GET", "/health/ready", roles=PUBLIC)
+    def ready(self, request: Request) -> dict:
+        """Ready while the database and the broker answer; else out of rotation."""
+        if unreachable := self.health.unreachable():
+            raise Unavailable("not_ready", not_ready_message(unreachable))
+        return {"status": "ready"}
 
     # --- sweeps ---------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from werkzeug.wrappers import Request, Response
 from services.common.auth import Role, TokenIssuer
 from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.dependencies import CallContext, EventStore, settings_of
+from services.common.errors import Unavailable
+from services.common.health import Health, Readiness, not_ready_message
 from services.common.web import (
     PUBLIC,
     api,
@@ -94,6 +96,7 @@ class IdentityService:
     name = "identity"
 
     call_context = CallContext()
+    health: Health = Readiness()
     accounts: Accounts = AccountsProvider()
 
     @api("POST", "/v1/accounts", roles=PUBLIC)
@@ -149,3 +152,15 @@ class IdentityService:
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return metrics_response()
+
+    @api("GET", "/health/live", roles=PUBLIC)
+    def live(self, request: Request) -> dict:
+        """The process answers; Kubernetes restarts it when this stops."""
+        return {"status": "live"}
+
+    @api("GET", "/health/ready", roles=PUBLIC)
+    def ready(self, request: Request) -> dict:
+        """Ready while the database and the broker answer; else out of rotation."""
+        if unreachable := self.health.unreachable():
+            raise Unavailable("not_ready", not_ready_message(unreachable))
+        return {"status": "ready"}

@@ -28,7 +28,8 @@ from services.common.dependencies import (
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
-from services.common.errors import Conflict, Forbidden, Invalid, NotFound
+from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from services.common.health import Health, Readiness, not_ready_message
 from services.common.web import (
     PUBLIC,
     api,
@@ -110,6 +111,7 @@ class ReissueService:
     name = "reissue"
 
     call_context = CallContext()
+    health: Health = Readiness()
     settings = ServiceSettings()
     app: ReissueApplication = ReissueStore()
     materials: MaterialStore = Materials()
@@ -449,6 +451,18 @@ class ReissueService:
     @api("GET", "/metrics", roles=PUBLIC)
     def metrics(self, request: Request) -> Response:
         return metrics_response()
+
+    @api("GET", "/health/live", roles=PUBLIC)
+    def live(self, request: Request) -> dict:
+        """The process answers; Kubernetes restarts it when this stops."""
+        return {"status": "live"}
+
+    @api("GET", "/health/ready", roles=PUBLIC)
+    def ready(self, request: Request) -> dict:
+        """Ready while the database and the broker answer; else out of rotation."""
+        if unreachable := self.health.unreachable():
+            raise Unavailable("not_ready", not_ready_message(unreachable))
+        return {"status": "ready"}
 
     # --- timers ---------------------------------------------------------------------
 
