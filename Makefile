@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install run demo test test-unit lint rebuild-read-model staff dead-letters clean \
-	render deploy-check image ops
+	render deploy-check image ops bench
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ staff: install
 
 dead-letters: install
 	$(PY) -m services.common.dead_letters counts
+
+# Benchmarks against the bare machinery; report in bench/results/ (see bench/README.md).
+bench: install
+	$(PY) -m bench
 
 # Kubernetes: render an overlay, validate both offline, build the image.
 render: install      # make render OVERLAY=dev

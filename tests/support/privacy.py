@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-ID_NUMBER = re.compile(r"(?<![0-9])\d{17}[0-9Xx](?![0-9])")
-MOBILE = re.compile(r"(?<![0-9])1[3-9]\d{9}(?![0-9])")
+# Not inside a longer run of letters and digits, such as a UUID's hex groups.
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 def assert_no_personal_data(log: str, service: str) -> None:

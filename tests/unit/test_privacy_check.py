@@ -24,3 +24,9 @@ def test_the_log_check_passes_ids_times_and_uuids():
     )
 
     assert_no_personal_data(line, "identity")
+
+
+def test_a_uuid_whose_last_group_looks_like_a_phone_number_is_not_one():
+    assert_no_personal_data(
+        '{"call_id": "reissue.start.1b0c9e2a-58e3-45f3-83ae-19427410656f"}', "reissue"
+    )
