@@ -77,11 +77,14 @@ def test_broker_connections_cut_under_load_lose_nothing(
     total = publish_sessions(vhost, sessions=4, candidates=2_500)
 
     eventually(lambda: stored_events(database) > 0, what="work under way")
-    for _ in range(4):
-        time.sleep(1.0)
+    rows_at_cuts = []
+    for pause in (0.2, 1.0, 1.0, 1.0):
+        time.sleep(pause)
         eventually(vhost.close_connections, what="connections to cut")
+        rows_at_cuts.append(database.scalar(ROWS) or 0)
 
-    assert (database.scalar(ROWS) or 0) < total, "the cuts came after the work"
+    # On a fast machine the later cuts may find the work done; the first may not.
+    assert rows_at_cuts[0] < total, "the first cut came after the work"
     assert_each_certificate_once(database, vhost, total)
 
 
