@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
@@ -62,10 +61,7 @@ class CertificatesApplication(ServiceApplication):
         return self.repository.get(certificate_id(number))
 
     def find(self, number: str) -> Certificate | None:
-        try:
-            return self.certificate(number)
-        except AggregateNotFoundError:
-            return None
+        return self.find_aggregate(certificate_id(number), Certificate)
 
     # --- printed paper certificates ------------------------------------------------
 
@@ -184,10 +180,7 @@ class CertificatesApplication(ServiceApplication):
             self.save(policy)
 
     def _signing_policy(self) -> SigningPolicy | None:
-        try:
-            return self.repository.get(SIGNING_POLICY_ID)
-        except AggregateNotFoundError:
-            return None
+        return self.find_aggregate(SIGNING_POLICY_ID, SigningPolicy)
 
     def _existing(self, number: str) -> Certificate:
         certificate = self.find(number)

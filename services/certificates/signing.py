@@ -17,7 +17,7 @@ from nameko.extensions import DependencyProvider
 
 from services.certificates.ecert import ElectronicCertificate, SigningIdentity, render
 from services.certificates.ecert import sign as sign_pdf
-from services.certificates.verification import verification_code
+from services.certificates.verification import code_matches, verification_code
 from services.common.dependencies import settings_of
 
 
@@ -54,6 +54,10 @@ class ElectronicCertificates:
         """The verification page of one certificate, as its QR code carries it."""
         code = verification_code(self.code_key, number)
         return f"{self.verification_url}?number={quote(number)}&code={code}"
+
+    def vouches(self, number: str, code: str) -> bool:
+        """Whether `code` is the one this certificate's QR link carries."""
+        return code_matches(self.code_key, number, code)
 
 
 def _signed_document(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from services.common.settings import Settings
@@ -22,6 +22,9 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+T = TypeVar("T")
+
+
 class ServiceApplication(Application):
     """Base of every service's application: PostgreSQL, dates, no snapshots."""
 
@@ -32,6 +35,14 @@ class ServiceApplication(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def find_aggregate(self, aggregate_id: Any, kind: type[T]) -> T | None:
+        """The aggregate with this id if it exists and is a `kind`; else None."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
 
 
 def event_store_env(settings: Settings, schema: str) -> dict[str, str]:

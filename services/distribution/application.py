@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.common.errors import Conflict, Forbidden, Invalid, NotFound
@@ -83,7 +82,7 @@ class DistributionApplication(ServiceApplication):
     ) -> bool:
         """Keep a reissued certificate until claimed; False if already kept."""
         custody_until = reissued_custody_ends(synced_on)
-        custody = self._get(certificate_id, Custody)
+        custody = self.find_aggregate(certificate_id, Custody)
         if custody is None:
             custody = Custody.open(
                 certificate_id,
@@ -469,16 +468,18 @@ class DistributionApplication(ServiceApplication):
         return booking
 
     def _window(self, slot: Slot) -> PickupWindow:
-        return self._get(slot.window_id, PickupWindow) or PickupWindow.open(slot)
+        return self.find_aggregate(slot.window_id, PickupWindow) or PickupWindow.open(
+            slot
+        )
 
     def _window_of(self, booking: Booking) -> PickupWindow:
         return self._window(Slot(booking.starts_at, booking.ends_at))
 
     def _pickup_day(self, day: date) -> PickupDay | None:
-        return self._get(pickup_day_id(day), PickupDay)
+        return self.find_aggregate(pickup_day_id(day), PickupDay)
 
     def _custody(self, certificate_id: uuid.UUID) -> Custody:
-        custody = self._get(certificate_id, Custody)
+        custody = self.find_aggregate(certificate_id, Custody)
         if custody is None:
             raise NotFound("certificate_not_found", "没有找到这本证书。")
         return custody
@@ -487,26 +488,19 @@ class DistributionApplication(ServiceApplication):
         return [self._custody(certificate_id) for certificate_id in ids]
 
     def _custody_by_number(self, number: str) -> Custody | None:
-        return self._get(certificate_id(number), Custody)
+        return self.find_aggregate(certificate_id(number), Custody)
 
     def _booking(self, booking_id: uuid.UUID) -> Booking:
-        booking = self._get(booking_id, Booking)
+        booking = self.find_aggregate(booking_id, Booking)
         if booking is None:
             raise NotFound("booking_not_found", "没有找到这个预约。")
         return booking
 
     def _mail_order(self, order_id: uuid.UUID) -> MailOrder:
-        order = self._get(order_id, MailOrder)
+        order = self.find_aggregate(order_id, MailOrder)
         if order is None:
             raise NotFound("mail_order_not_found", "没有找到这个邮寄申请。")
         return order
-
-    def _get(self, aggregate_id: uuid.UUID, kind: type[T]) -> T | None:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, kind) else None
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         # Conflicts are expected when many holders want the same seats: look again.

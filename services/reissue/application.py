@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from services.common.errors import Conflict, Invalid, NotFound
@@ -69,7 +68,9 @@ class ReissueApplication(ServiceApplication):
     ) -> Application:
         """A draft for an eligible certificate (see eligibility.py)."""
         certificate_id = certificate["certificate_id"]
-        marker = self._get(open_application_id(certificate_id), OpenApplication)
+        marker = self.find_aggregate(
+            open_application_id(certificate_id), OpenApplication
+        )
         if marker is None:
             marker = OpenApplication.for_certificate(certificate_id)
         if marker.application_id is not None:
@@ -197,7 +198,7 @@ class ReissueApplication(ServiceApplication):
     # --- ministry batches ---------------------------------------------------------
 
     def close_batch(self, period: str, now: datetime) -> MinistryBatch:
-        batch = self._get(batch_id(period), MinistryBatch)
+        batch = self.find_aggregate(batch_id(period), MinistryBatch)
         if batch is None:
             batch = MinistryBatch.open_for(period, self._closing_day(period))
         if not batch.is_open:
@@ -212,13 +213,13 @@ class ReissueApplication(ServiceApplication):
         """Periods whose closing day has passed and whose batch is still open."""
         due = []
         for period in (_period(today), _previous_period(today)):
-            batch = self._get(batch_id(period), MinistryBatch)
+            batch = self.find_aggregate(batch_id(period), MinistryBatch)
             if batch is not None and batch.is_open and today > batch.closes_on:
                 due.append(period)
         return due
 
     def batch(self, period: str) -> MinistryBatch:
-        batch = self._get(batch_id(period), MinistryBatch)
+        batch = self.find_aggregate(batch_id(period), MinistryBatch)
         if batch is None:
             raise NotFound("batch_not_found", f"没有 {period} 的补办批次。")
         return batch
@@ -235,7 +236,7 @@ class ReissueApplication(ServiceApplication):
         Idempotent per message; certificates that already arrived are ignored, and
         ones the batch never held are recorded as unknown for operators.
         """
-        batch = self._get(batch_id(period), MinistryBatch)
+        batch = self.find_aggregate(batch_id(period), MinistryBatch)
         if batch is None or batch.state != BatchState.CLOSED:
             raise UnknownBatch(period)
         if arrival_id in batch.arrivals:
@@ -300,7 +301,7 @@ class ReissueApplication(ServiceApplication):
         if today.day > self.batch_closing_day:
             period = _next_period(period)
         for _ in range(12):
-            batch = self._get(batch_id(period), MinistryBatch)
+            batch = self.find_aggregate(batch_id(period), MinistryBatch)
             if batch is None:
                 return MinistryBatch.open_for(period, self._closing_day(period))
             if batch.is_open:
@@ -352,25 +353,18 @@ class ReissueApplication(ServiceApplication):
         return application
 
     def _application(self, application_id: uuid.UUID) -> Application:
-        application = self._get(application_id, Application)
+        application = self.find_aggregate(application_id, Application)
         if application is None:
             raise NotFound("application_not_found", "没有找到这份补办申请。")
         return application
 
     def _marker_of(self, application: Application) -> OpenApplication:
-        marker = self._get(
+        marker = self.find_aggregate(
             open_application_id(application.certificate_id), OpenApplication
         )
         if marker is None:
             raise AssertionError("an application always has its open marker")
         return marker
-
-    def _get(self, aggregate_id: uuid.UUID, kind: type[T]) -> T | None:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, kind) else None
 
 
 class UnknownBatch(LookupError):
