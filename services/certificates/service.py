@@ -107,7 +107,7 @@ class CertificatesStore(EventStore):
 
     def setup(self) -> None:
         super().setup()
-        self.app.calendar = WorkingCalendar.from_default_file()
+        self.app.calendar = WorkingCalendar.for_settings(settings_of(self.container))
 
 
 class CertificatesService:

@@ -28,6 +28,8 @@ def make_keys(directory: Path) -> dict[str, str]:
         "token_public_key": public_pem,
         "ecert_signing_key": ecert_key_pem,
         "ecert_signing_certificate": ecert_certificate_pem,
+        "sms_gateway_password": base64.b64encode(os.urandom(18)),
+        "smtp_password": base64.b64encode(os.urandom(18)),
     }
     # Keys and their public halves only work as pairs: write both or neither.
     for pair in (

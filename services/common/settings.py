@@ -112,6 +112,9 @@ SECRET_NAMES = (
     # The centre's key and certificate for signing electronic certificates (PEM).
     "ecert_signing_key",
     "ecert_signing_certificate",
+    # Notifications' outside channels, read only when the channel is configured.
+    "sms_gateway_password",
+    "smtp_password",
 )
 
 
@@ -124,6 +127,29 @@ class PickupSettings:
     summer_starts: tuple[int, int]  # (month, day); summer hours until summer_ends
     summer_ends: tuple[int, int]
     horizon_days: int  # how far ahead holders may book
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """How notifications reach holders besides the in-app inbox."""
+
+    sms_gateway_url: str | None  # None: no SMS is sent
+    sms_gateway_username: str
+    smtp_host: str | None  # None: no e-mail is sent
+    smtp_port: int
+    smtp_sender: str
+    smtp_username: str | None
+    smtp_starttls: bool
+    # A failed delivery waits retry_base_seconds, then twice as long each time,
+    # and is given up (shown as failed) after max_attempts.
+    retry_base_seconds: int
+    max_attempts: int
+    # Holders are reminded of an appointment the day before, at this hour.
+    appointment_reminder_hour: int
+    # How often reminders and overdue checks run (once per period, whatever
+    # the number of replicas).
+    sweep_seconds: int
+    templates_file: str | None  # None: the packaged Chinese templates
 
 
 @dataclass(frozen=True)
@@ -145,6 +171,13 @@ class Settings:
     batch_closing_day: int
     # The public verification page that each e-certificate's QR code points at.
     verification_url: str
+    notifications: NotificationSettings
+    # The working-day calendar; None is the packaged file. Operators point this at
+    # a corrected copy when the region announces its days.
+    calendar_file: str | None = None
+    # Moves the scheduled jobs' "today" forward by this many days, for rehearsing
+    # what happens on a later day. Never set in production.
+    clock_shift_days: int = 0
 
     def http_port(self, service: str) -> int:
         return self.http_ports[service]
@@ -192,7 +225,47 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         postage_notice=env.get("XJCERT_POSTAGE_NOTICE") or DEFAULT_POSTAGE_NOTICE,
         batch_closing_day=_day_of_month(env, "XJCERT_REISSUE_BATCH_CLOSING_DAY", 25),
         verification_url=env.get("XJCERT_VERIFICATION_URL") or DEFAULT_VERIFICATION_URL,
+        notifications=_notification_settings(env),
+        calendar_file=env.get("XJCERT_CALENDAR_FILE") or None,
+        clock_shift_days=_shift(env, "XJCERT_CLOCK_SHIFT_DAYS"),
     )
+
+
+def _notification_settings(
+    env: dict[str, str] | os._Environ[str],
+) -> NotificationSettings:
+    raw_hour = env.get("XJCERT_APPOINTMENT_REMINDER_HOUR") or "10"
+    if not raw_hour.isdigit() or not 0 <= int(raw_hour) <= 23:
+        raise SettingError(
+            "XJCERT_APPOINTMENT_REMINDER_HOUR must be an hour from 0 to 23, "
+            f"got {raw_hour!r}"
+        )
+    hour = int(raw_hour)
+    return NotificationSettings(
+        sms_gateway_url=env.get("XJCERT_SMS_GATEWAY_URL") or None,
+        sms_gateway_username=env.get("XJCERT_SMS_GATEWAY_USERNAME", "xjcert"),
+        smtp_host=env.get("XJCERT_SMTP_HOST") or None,
+        smtp_port=_integer(env, "XJCERT_SMTP_PORT", 25),
+        smtp_sender=env.get("XJCERT_SMTP_SENDER", "noreply@xjrsks.example"),
+        smtp_username=env.get("XJCERT_SMTP_USERNAME") or None,
+        smtp_starttls=env.get("XJCERT_SMTP_STARTTLS", "").lower()
+        in {"1", "yes", "true"},
+        retry_base_seconds=_integer(env, "XJCERT_NOTIFY_RETRY_BASE_SECONDS", 30),
+        max_attempts=_integer(env, "XJCERT_NOTIFY_MAX_ATTEMPTS", 6),
+        appointment_reminder_hour=hour,
+        sweep_seconds=_integer(env, "XJCERT_NOTIFY_SWEEP_SECONDS", 60),
+        templates_file=env.get("XJCERT_NOTIFICATION_TEMPLATES") or None,
+    )
+
+
+def _shift(env: dict[str, str] | os._Environ[str], name: str) -> int:
+    raw = env.get(name) or "0"
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(
+            f"{name} must be a whole number of days, got {raw!r}"
+        ) from None
 
 
 def _day_of_month(

@@ -91,6 +91,12 @@ class WorkingCalendar:
         return cls.from_file(DEFAULT_REGIONAL_FILE)
 
     @classmethod
+    def for_settings(cls, settings: Any) -> WorkingCalendar:
+        """The calendar a service's settings name, or the packaged one."""
+        path = getattr(settings, "calendar_file", None)
+        return cls.from_file(path) if path else cls.from_default_file()
+
+    @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> WorkingCalendar:
         return cls.from_years(_read_calendar_file(Path(path)), str(path))
 

@@ -66,7 +66,7 @@ class DistributionStore(EventStore):
         super().setup()
         settings = settings_of(self.container)
         self.app.rules = PickupRules(
-            settings.pickup, WorkingCalendar.from_default_file()
+            settings.pickup, WorkingCalendar.for_settings(settings)
         )
 
 

@@ -38,6 +38,6 @@ def close_batch(settings: Settings, period: str) -> MinistryBatch:
 
 def _reissue(settings: Settings) -> ReissueApplication:
     app = ReissueApplication.from_settings(settings, SERVICE)
-    app.calendar = WorkingCalendar.from_default_file()
+    app.calendar = WorkingCalendar.for_settings(settings)
     app.batch_closing_day = settings.batch_closing_day
     return app

@@ -93,7 +93,7 @@ class ReissueStore(EventStore):
     def setup(self) -> None:
         super().setup()
         settings = settings_of(self.container)
-        self.app.calendar = WorkingCalendar.from_default_file()
+        self.app.calendar = WorkingCalendar.for_settings(settings_of(self.container))
         self.app.batch_closing_day = settings.batch_closing_day
 
 
