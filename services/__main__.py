@@ -15,8 +15,8 @@ import time
 from services.common.preflight import preflight
 from services.common.settings import SettingError, load_settings
 
-# Services with a process of their own; the others are not built yet.
-RUNNABLE = ("identity", "certificates", "reissue", "distribution")
+# Every service runs in a process of its own.
+RUNNABLE = ("identity", "certificates", "reissue", "distribution", "notifications")
 
 
 def main() -> None:

@@ -211,6 +211,33 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             producer="ministry",
             types=("batch_arrived",),
         ),
+        # Notifications follows every aggregate whose facts concern a holder,
+        # in order, so each fact finds who it is for.
+        Subscription(
+            queue="notifications.accounts",
+            producer="identity",
+            types=("applicant_registered", "real_name_verified"),
+        ),
+        Subscription(
+            queue="notifications.certificates",
+            producer="certificates",
+            types=CERTIFICATE_TYPES,
+        ),
+        Subscription(
+            queue="notifications.distribution",
+            producer="distribution",
+            types=CUSTODY_TYPES + BOOKING_TYPES + MAIL_ORDER_TYPES,
+        ),
+        Subscription(
+            queue="notifications.reissue",
+            producer="reissue",
+            types=APPLICATION_TYPES,
+        ),
+        Subscription(
+            queue="notifications.views",
+            producer="notifications",
+            types=("notification_channels_chosen", "deadline_overdue"),
+        ),
         # The ministry's own inbox: each closed monthly batch, for it to print.
         Subscription(
             queue="ministry.reissue_batches",

@@ -100,9 +100,11 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
     if isinstance(domain_event, Account.Registered):
         staff = bool(set(domain_event.roles) & Role.STAFF)
         kind = "staff_account_created" if staff else "applicant_registered"
-        return Publication(
-            kind, 1, {"account_id": account_id, "roles": domain_event.roles}
-        )
+        data = {"account_id": account_id, "roles": domain_event.roles}
+        if not staff:
+            # Notifications texts holders at the number they registered with.
+            data["mobile"] = domain_event.mobile
+        return Publication(kind, 1, data)
     if isinstance(domain_event, Account.RealNameVerified):
         return Publication(
             "real_name_verified",

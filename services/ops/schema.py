@@ -29,6 +29,7 @@ from services.common.db import ensure_database, ensure_schema, open_pool, schema
 from services.common.eventstore import ServiceApplication
 from services.common.metrics import spine_metrics
 from services.common.relay import Relay, Translate
+from services.common.schedule import ScheduledJobs
 from services.common.settings import Settings
 from services.distribution.application import DistributionApplication
 from services.distribution.publication import publication as distribution_facts
@@ -36,6 +37,16 @@ from services.distribution.views import DistributionViews
 from services.identity.application import IdentityApplication
 from services.identity.application import publication as identity_facts
 from services.identity.sessions import SessionStore
+from services.notifications.application import NotificationsApplication
+from services.notifications.publication import publication as notifications_facts
+from services.notifications.views import (
+    CertificateFacts,
+    DistributionFacts,
+    NoticeQueries,
+    OwnFacts,
+    Recipients,
+    ReissueFacts,
+)
 from services.reissue.application import ReissueApplication
 from services.reissue.publication import publication as reissue_facts
 from services.reissue.views import ApplicationViews, KnownCertificates, KnownCustody
@@ -75,6 +86,19 @@ SCHEMAS: dict[str, ServiceSchema] = {
         DistributionApplication,
         distribution_facts,
         (DistributionViews, VerifiedAccounts),
+    ),
+    "notifications": ServiceSchema(
+        NotificationsApplication,
+        notifications_facts,
+        (
+            Recipients,
+            OwnFacts,
+            CertificateFacts,
+            DistributionFacts,
+            ReissueFacts,
+            NoticeQueries,
+            ScheduledJobs,
+        ),
     ),
 }
 

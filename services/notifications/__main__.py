@@ -1,0 +1,5 @@
+"""python -m services.notifications: run the notifications service."""
+
+from services.common.launch import launch
+
+launch("services.notifications.service", "NotificationsService")
