@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -25,7 +26,12 @@ from services.common.logs import configure_logging
 from services.common.republish import republish_from_start
 from services.common.settings import SettingError, Settings, load_settings
 from services.common.topology import PRODUCERS, SUBSCRIPTIONS
-from services.common.workdays import RegionalHolidayFileError, WorkingCalendar
+from services.common.workdays import (
+    CalendarYearNotCovered,
+    RegionalHolidayFileError,
+    WorkingCalendar,
+)
+from services.notifications import report
 from services.ops import batches, calendar, lag, schema
 from tools.authorities import (
     batch_arrived_message,
@@ -341,6 +347,58 @@ def close_batch(period: str, yes: bool) -> None:
         f"batch {batch.period}: {batch.state}, {len(batch.entries)} certificate(s), "
         f"closing day {batch.closes_on}"
     )
+
+
+# --- committed deadlines -----------------------------------------------------------
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@cli.command("deadlines-report")
+@click.option(
+    "--from",
+    "first",
+    type=DAY,
+    help="first Beijing date a clock started; default: the 1st of last month",
+)
+@click.option(
+    "--to",
+    "last",
+    type=DAY,
+    help="last Beijing date a clock started, included; default: end of last month",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="print CSV instead of a table")
+def deadlines_report(
+    first: datetime | None, last: datetime | None, as_csv: bool
+) -> None:
+    """Committed deadlines (承诺办结时间) started in a period, per kind: met on
+    time, met late, still open and overdue, and the working days they took."""
+    today = report.today_in_beijing()
+    period = _report_period(first, last, today)
+    try:
+        with psycopg.connect(settings().database.conninfo()) as conn:
+            rows = report.load_deadlines(conn, report.READ_SCHEMA, *period)
+        summaries = report.summarize(rows, WorkingCalendar.from_default_file(), today)
+    except (report.DeadlinesTableMissing, CalendarYearNotCovered) as error:
+        raise click.ClickException(str(error)) from None
+    if as_csv:
+        report.write_csv(summaries, sys.stdout)
+    else:
+        console.print(report.render_table(summaries, *period))
+
+
+def _report_period(
+    first: datetime | None, last: datetime | None, today: date
+) -> tuple[date, date]:
+    if first is None and last is None:
+        return report.previous_month(today)
+    if first is None or last is None:
+        raise click.UsageError("give both --from and --to, or neither for last month")
+    if last < first:
+        raise click.BadParameter(
+            f"{last:%Y-%m-%d} is before --from {first:%Y-%m-%d}", param_hint="'--to'"
+        )
+    return first.date(), last.date()
 
 
 # --- schemas -----------------------------------------------------------------------
