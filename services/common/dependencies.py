@@ -21,6 +21,7 @@ from services.common.logs import set_call_context
 from services.common.metrics import spine_metrics
 from services.common.projection import OrderedProjection
 from services.common.relay import Relay, Translate
+from services.common.schedule import ScheduledJobs
 from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -155,3 +156,20 @@ class ReadModel(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> OrderedProjection:
         return self.projection
+
+
+class Schedule(DependencyProvider):
+    """Which replica runs each period of each of the service's scheduled jobs."""
+
+    read_pool = ReadPool()
+
+    def setup(self) -> None:
+        settings = settings_of(self.container)
+        schema = f"{self.container.service_name}_read"
+        self.jobs = ScheduledJobs(self.read_pool.pool, schema)
+        with schema_lock(settings.database, schema):
+            ensure_schema(self.read_pool.pool, schema)
+            self.jobs.setup()
+
+    def get_dependency(self, worker_ctx: Any) -> ScheduledJobs:
+        return self.jobs

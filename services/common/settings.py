@@ -178,6 +178,8 @@ class Settings:
     # Moves the scheduled jobs' "today" forward by this many days, for rehearsing
     # what happens on a later day. Never set in production.
     clock_shift_days: int = 0
+    # How often distribution watches custody for reminders and expiry.
+    custody_sweep_seconds: int = 3600
 
     def http_port(self, service: str) -> int:
         return self.http_ports[service]
@@ -228,6 +230,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         notifications=_notification_settings(env),
         calendar_file=env.get("XJCERT_CALENDAR_FILE") or None,
         clock_shift_days=_shift(env, "XJCERT_CLOCK_SHIFT_DAYS"),
+        custody_sweep_seconds=_integer(env, "XJCERT_CUSTODY_SWEEP_SECONDS", 3600),
     )
 
 

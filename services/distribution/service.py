@@ -18,12 +18,14 @@ from services.common.dependencies import (
     CallContext,
     EventStore,
     ReadModel,
+    Schedule,
     ServiceSettings,
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Forbidden, Invalid, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
+from services.common.schedule import ScheduledJobs
 from services.common.web import (
     PUBLIC,
     api,
@@ -43,6 +45,10 @@ from services.distribution.publication import publication
 from services.distribution.views import DistributionViews
 
 log = logging.getLogger(__name__)
+
+# Timers tick often and cheaply; each sweep itself runs once per period.
+TICK_SECONDS = 5
+BOOKING_SWEEP_EVERY = timedelta(minutes=1)
 
 BOOKINGS = Counter("distribution_bookings_total", "Pickup bookings made.")
 MAIL_OVERDUE = Gauge(
@@ -79,6 +85,7 @@ class DistributionService:
     app: DistributionApplication = DistributionStore()
     views: DistributionViews = ReadModel(DistributionViews)
     accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
+    jobs: ScheduledJobs = Schedule()
 
     # --- facts from elsewhere -------------------------------------------------------
 
@@ -300,9 +307,13 @@ class DistributionService:
 
     # --- sweeps ---------------------------------------------------------------------
 
-    @timer(interval=60)
+    # Every replica ticks; one of them runs each period of each sweep.
+
+    @timer(interval=TICK_SECONDS)
     def sweep_bookings(self) -> None:
         """No-shows lapse; bookings on days closed since they were made end."""
+        if not self.jobs.claim("sweep_bookings", BOOKING_SWEEP_EVERY):
+            return
         now = _now()
         for booking_id in self.views.lapsed_bookings(now):
             self.app.lapse(booking_id, now)
@@ -314,9 +325,12 @@ class DistributionService:
         ]
         MAIL_OVERDUE.set(len(overdue))
 
-    @timer(interval=3600, eager=True)
+    @timer(interval=TICK_SECONDS, eager=True)
     def sweep_custody(self) -> None:
         """Remind holders before custody ends, and end it the day after."""
+        every = timedelta(seconds=self.settings.custody_sweep_seconds)
+        if not self.jobs.claim("sweep_custody", every):
+            return
         today = _now().date()
         for certificate in self.views.custody_to_watch(today, max(REMINDER_DAYS)):
             self.app.watch_custody(certificate, today)

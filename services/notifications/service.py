@@ -15,12 +15,12 @@ from werkzeug.wrappers import Request, Response
 
 from services.common.auth import Role
 from services.common.consuming import fact_handler
-from services.common.db import ensure_schema, schema_lock
 from services.common.dependencies import (
     CallContext,
     EventStore,
     ReadModel,
     ReadPool,
+    Schedule,
     ServiceSettings,
     settings_of,
 )
@@ -129,22 +129,6 @@ class Outbox(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Dispatcher:
         return self.dispatcher
-
-
-class Schedule(DependencyProvider):
-    """Which replica runs each period of each scheduled job."""
-
-    read_pool = ReadPool()
-
-    def setup(self) -> None:
-        settings = settings_of(self.container)
-        self.jobs = ScheduledJobs(self.read_pool.pool, SCHEMA)
-        with schema_lock(settings.database, SCHEMA):
-            ensure_schema(self.read_pool.pool, SCHEMA)
-            self.jobs.setup()
-
-    def get_dependency(self, worker_ctx: Any) -> ScheduledJobs:
-        return self.jobs
 
 
 class NotificationsService:

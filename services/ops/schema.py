@@ -80,12 +80,18 @@ SCHEMAS: dict[str, ServiceSchema] = {
     "reissue": ServiceSchema(
         ReissueApplication,
         reissue_facts,
-        (ApplicationViews, KnownCertificates, KnownCustody, VerifiedAccounts),
+        (
+            ApplicationViews,
+            KnownCertificates,
+            KnownCustody,
+            VerifiedAccounts,
+            ScheduledJobs,
+        ),
     ),
     "distribution": ServiceSchema(
         DistributionApplication,
         distribution_facts,
-        (DistributionViews, VerifiedAccounts),
+        (DistributionViews, VerifiedAccounts, ScheduledJobs),
     ),
     "notifications": ServiceSchema(
         NotificationsApplication,

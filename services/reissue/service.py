@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -24,12 +24,14 @@ from services.common.dependencies import (
     CallContext,
     EventStore,
     ReadModel,
+    Schedule,
     ServiceSettings,
     settings_of,
 )
 from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
+from services.common.schedule import ScheduledJobs
 from services.common.web import (
     PUBLIC,
     api,
@@ -65,6 +67,10 @@ from services.reissue.storage import MaterialStore, StorageSettings, material_st
 from services.reissue.views import ApplicationViews, KnownCertificates, KnownCustody
 
 log = logging.getLogger(__name__)
+
+# Timers tick often and cheaply; the scheduled job itself runs once per period.
+TICK_SECONDS = 5
+BATCH_CHECK_EVERY = timedelta(minutes=10)
 
 MATERIAL_CODES = tuple(material.value for material in Material)
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -119,6 +125,7 @@ class ReissueService:
     certificates: KnownCertificates = ReadModel(KnownCertificates)
     custody: KnownCustody = ReadModel(KnownCustody)
     accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
+    jobs: ScheduledJobs = Schedule()
 
     # --- facts from elsewhere -------------------------------------------------------
 
@@ -466,9 +473,14 @@ class ReissueService:
 
     # --- timers ---------------------------------------------------------------------
 
-    @timer(interval=600, eager=True)
+    @timer(interval=TICK_SECONDS, eager=True)
     def close_due_batches(self) -> None:
-        """Close each month's batch the day after its closing day."""
+        """Close each month's batch the day after its closing day.
+
+        Every replica ticks; one of them closes the batches of each period.
+        """
+        if not self.jobs.claim("close_due_batches", BATCH_CHECK_EVERY):
+            return
         now = _now()
         for period in self.app.batches_due(now.date()):
             try:
