@@ -478,7 +478,11 @@ class DistributionFacts(Notices):
                 data["custody_until"],
             ),
         )
-        self._tell_custody(cursor, envelope, "certificate_claimable")
+        opened_on = envelope.occurred_at.astimezone(BEIJING).date()
+        # Custody that ended before it was recorded (an old exam's certificate
+        # on record late) is not claimable: distribution expires it next.
+        if _day(data["custody_until"]) >= opened_on:
+            self._tell_custody(cursor, envelope, "certificate_claimable")
 
     def _custody_reissued(self, cursor: Cursor, envelope: Envelope, data: dict) -> None:
         cursor.execute(

@@ -129,6 +129,13 @@ def known_to_notifications(database, holder: Holder) -> None:
     )
 
 
+def open_deadlines(notifications, staff, kind: str | None = None) -> list[dict]:
+    path = "/v1/staff/deadlines" + (f"?kind={kind}" if kind else "")
+    response = call("GET", notifications, path, staff)
+    assert response.status_code == 200, response.text
+    return response.json()["deadlines"]
+
+
 def notices(notifications, holder) -> list[dict]:
     response = call("GET", notifications, "/v1/me/notices", holder)
     assert response.status_code == 200, response.text
@@ -225,6 +232,11 @@ def test_a_reissue_tells_the_holder_each_step_once_on_each_chosen_channel(
             "certificates"
         ]
     )
+    sync_due = eventually(
+        lambda: open_deadlines(notifications, reviewer, "reissue_sync"),
+        what="the sync deadline",
+    )
+    assert [(d["reference"], d["working_days_left"]) for d in sync_due] == [(number, 5)]
     synced = call(
         "POST",
         reissue,
@@ -267,6 +279,8 @@ def test_a_reissue_tells_the_holder_each_step_once_on_each_chosen_channel(
     assert read.status_code == 204
     listed = call("GET", notifications, "/v1/me/notices", holder).json()
     assert listed["unread"] == len(expected) - 1
+    # Each clock met: nothing open for the staff.
+    assert open_deadlines(notifications, reviewer) == []
 
 
 def verified_first(product, vhost, database, session, count=2):
@@ -370,7 +384,10 @@ def test_electronic_certificates_and_custody_tell_the_holder(
 ):
     identity, certificates, reissue, distribution, notifications = product
     nurse, nurses = verified_first(product, vhost, database, "2026-nurse-told")
+    engineer, engineers = verified_first(product, vhost, database, "2026-cost-told")
     keeper, kept = verified_first(product, vhost, database, "2021-custody-told")
+    late, lates = verified_first(product, vhost, database, "2019-custody-told")
+    admin = staff_member(identity.url, database, vhost, "administrator")
     publish(
         Broker(vhost.amqp_uri),
         results_message("2026-nurse-told", nurses, "nurse", "初级", "2026-09-20"),
@@ -383,6 +400,16 @@ def test_electronic_certificates_and_custody_tell_the_holder(
         Broker(vhost.amqp_uri),
         results_message("2021-custody-told", kept, exam_end_date=ending.isoformat()),
     )
+    publish(
+        Broker(vhost.amqp_uri),
+        results_message(
+            "2026-cost-told", engineers, "cost_engineer", "二级", "2026-09-20"
+        ),
+    )
+    publish(
+        Broker(vhost.amqp_uri),
+        results_message("2019-custody-told", lates, exam_end_date=LONG_AGO),
+    )
     number = nurses[0]["certificate_number"]
     eventually(lambda: certificates_of(certificates.url, nurse)["certificates"])
     publish_fact(
@@ -391,17 +418,38 @@ def test_electronic_certificates_and_custody_tell_the_holder(
     told = wait_for_kinds(notifications, nurse, ["ecert_downloadable"])
     assert number in told[0]["body"]
 
+    # An industry certificate waits for the centre's signature, 3 working days.
+    signed = engineers[0]["certificate_number"]
+    eventually(lambda: certificates_of(certificates.url, engineer)["certificates"])
+    publish_fact(
+        Broker(vhost.amqp_uri), ecert_signed_message("industry_authority", signed)
+    )
+    waiting = eventually(
+        lambda: open_deadlines(notifications, admin, "centre_signature"),
+        what="the centre's signature deadline",
+    )
+    assert [(d["reference"], d["working_days_left"]) for d in waiting] == [(signed, 3)]
+    assert kinds(notifications, engineer) == []
+    by_centre = call("POST", certificates, f"/v1/staff/ecerts/{signed}/sign", admin)
+    assert by_centre.status_code == 200, by_centre.text
+    wait_for_kinds(notifications, engineer, ["ecert_downloadable"])
+    assert open_deadlines(notifications, admin, "centre_signature") == []
+
     wait_for_kinds(notifications, keeper, ["certificate_claimable"])
     # Distribution watches custody when it starts and every hour after.
     distribution.stop()
-    start_service("distribution")
+    start_service("distribution", XJCERT_CUSTODY_SWEEP_SECONDS="2")
     told = wait_for_kinds(
         notifications, keeper, ["certificate_claimable", "custody_ending_soon"]
     )
     ending_soon = next(n for n in told if n["kind"] == "custody_ending_soon")
     assert ending.replace(year=ending.year + 5).isoformat() in ending_soon["body"]
+    # Custody that ended long ago: never claimable, then expired.
+    wait_for_kinds(notifications, late, ["custody_expired"])
     eventually(lambda: all_sent(notifications, keeper))
+    eventually(lambda: all_sent(notifications, late))
     assert len(texts_to(sms_gateway, keeper)) == 2
+    assert len(texts_to(sms_gateway, late)) == 1
     assert len(texts_to(sms_gateway, nurse)) == 1
 
 
