@@ -29,6 +29,11 @@ from services.notifications.templates import Templates
 
 WEEKDAYS = "一二三四五六日"
 
+# Facts older than this reach the inbox but are not texted or e-mailed: a message
+# about something long past (a history republished for a new subscriber, a queue
+# drained after an outage) confuses more than it helps.
+STALE_AFTER = timedelta(days=2)
+
 CANCEL_REASONS = {
     "cancelled_by_holder": "您已取消该预约",
     "day_closed": "中心当天暂停办理",
@@ -155,15 +160,19 @@ class Notices(OrderedProjection):
     def tell_holder(
         self,
         cursor: Cursor,
-        envelope: Envelope | None,
+        fact: Envelope | str,
         account_id: Any,
         kind: str,
-        fact_id: Any = None,
         **params: Any,
     ) -> None:
-        """The holder's inbox, and each channel they chose, once per fact."""
+        """The holder's inbox, and each channel they chose, once per fact.
+
+        `fact` is the fact being told, or the id of a scheduled one (a reminder).
+        A fact older than `STALE_AFTER` goes to the inbox only.
+        """
         message = self.templates.render(kind, _texts(params))
-        notice = notice_id(fact_id or envelope.event_id, kind, account_id)  # type: ignore[union-attr]
+        fact_id = fact.event_id if isinstance(fact, Envelope) else fact
+        notice = notice_id(fact_id, kind, account_id)
         cursor.execute(
             self._sql(
                 "INSERT INTO {schema}.notices (notice_id, account_id, kind, title, "
@@ -172,7 +181,7 @@ class Notices(OrderedProjection):
             ),
             (notice, account_id, kind, message.title, message.inbox),
         )
-        if cursor.fetchone() is None:
+        if cursor.fetchone() is None or is_stale(fact):
             return
         cursor.execute(
             self._sql(
@@ -291,6 +300,12 @@ class Notices(OrderedProjection):
             ),
             (at, kind.value, subject_id),
         )
+
+
+def is_stale(fact: Envelope | str) -> bool:
+    if not isinstance(fact, Envelope):
+        return False
+    return fact.occurred_at < datetime.now(fact.occurred_at.tzinfo) - STALE_AFTER
 
 
 def _texts(params: dict[str, Any]) -> dict[str, str]:
@@ -857,10 +872,9 @@ class NoticeQueries(Notices):
             for booking_id, account_id, starts_at, ends_at in due:
                 self.tell_holder(
                     cursor,
-                    None,
+                    f"{booking_id}:{starts_at.isoformat()}",
                     account_id,
                     "appointment_tomorrow",
-                    fact_id=f"{booking_id}:{starts_at.isoformat()}",
                     window=window_text(starts_at, ends_at),
                 )
         return len(due)
