@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from tests.support.infrastructure import environment_for
+from tests.support.portal import GatewayProcess
 from tests.support.privacy import assert_no_personal_data
 from tests.support.processes import ServiceProcess
 
@@ -38,3 +41,30 @@ def start_certificates(start_service):
 @pytest.fixture
 def start_identity(start_service):
     return lambda **settings: start_service("identity", **settings)
+
+
+@pytest.fixture
+def portal(start_service, database, vhost, tmp_path):
+    """Every service, and the portal's gateway in front of them, as `make run`."""
+    services = {
+        "identity": start_service("identity"),
+        "certificates": start_service("certificates"),
+        "reissue": start_service(
+            "reissue", XJCERT_MATERIALS_DIR=str(tmp_path / "materials")
+        ),
+        "distribution": start_service("distribution"),
+        "notifications": start_service("notifications"),
+    }
+    gateway = GatewayProcess(
+        list(services.values()),
+        environment_for(database, vhost),
+        tmp_path / "portal.log",
+    ).start()
+    yield Portal(gateway.url, services)
+    gateway.stop()
+
+
+@dataclass
+class Portal:
+    url: str
+    services: dict[str, ServiceProcess]

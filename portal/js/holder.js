@@ -1,0 +1,3 @@
+// Pages for holders: certificates, pickup, mail, reissue, downloads, inbox.
+
+export {};

@@ -1,0 +1,3 @@
+// Pages for the centre's staff: review, counter, shipping, batches, deadlines.
+
+export {};
