@@ -7,6 +7,16 @@ menuItem("办事指南", "#/");
 menuItem("证书查验", "#/verify");
 menuItem("注册", "#/register", ["guest"]);
 menuItem("登录", "#/sign-in", ["guest"]);
+// Pages for holders and staff add their own items; this one comes last.
+queueMicrotask(() =>
+  menuItem("退出登录", "#/sign-out", [
+    "applicant",
+    "reviewer",
+    "counter_clerk",
+    "shipping_clerk",
+    "administrator",
+  ]),
+);
 
 route("#/", async (main) => {
   const g = await guide();
