@@ -7,6 +7,7 @@ stops or on Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from services.common.settings import SettingError, load_settings
 
 # Every service runs in a process of its own.
 RUNNABLE = ("identity", "certificates", "reissue", "distribution", "notifications")
+# The portal's pages and its gateway to the services' APIs (services/portal).
+PORTAL_PORT = int(os.environ.get("XJCERT_PORTAL_HTTP_PORT") or 8080)
 
 
 def main() -> None:
@@ -28,7 +31,7 @@ def main() -> None:
 
     children = {
         name: subprocess.Popen([sys.executable, "-m", f"services.{name}"])
-        for name in RUNNABLE
+        for name in (*RUNNABLE, "portal")
     }
     for name in RUNNABLE:
         print(
@@ -36,6 +39,7 @@ def main() -> None:
             flush=True,
         )
     print(f"RabbitMQ {settings.amqp_address}, PostgreSQL {settings.database}")
+    print(f"Open the portal: http://{settings.http_host}:{PORTAL_PORT}/", flush=True)
     print("See it work: make demo   (Ctrl-C stops)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

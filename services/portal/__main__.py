@@ -22,7 +22,6 @@ def main() -> None:
         sys.exit(f"portal: {error}")
     port = int(os.environ.get("XJCERT_PORTAL_HTTP_PORT") or 8080)
     gateway = Gateway(settings, os.environ.get("XJCERT_SERVICE_GUIDE"))
-    print(f"portal: http://{settings.http_host}:{port}/", flush=True)
     run_simple(settings.http_host, port, gateway, threaded=True)
 
 
