@@ -264,13 +264,18 @@ class NotificationsService:
     def sweep(self) -> None:
         """Reminders and overdue checks, once per period across replicas."""
         every = timedelta(seconds=self.settings.notifications.sweep_seconds)
-        if self.jobs.claim("appointment_reminders", every):
-            self.queries.send_due_reminders(self._now())
-        if self.jobs.claim("overdue_deadlines", every):
-            self._flag_overdue()
-
-    def _flag_overdue(self) -> None:
         now = self._now()
+        if self.jobs.claim("appointment_reminders", every):
+            self.queries.send_due_reminders(now)
+        if self.jobs.claim("overdue_deadlines", every):
+            self._flag_overdue(now)
+        # Every replica keeps its gauge current, so that the highest of them,
+        # which the alert reads, is never an old count.
+        counts = self.queries.overdue_counts(now.date())
+        for kind in DeadlineKind:
+            DEADLINES_OVERDUE.labels(kind.value).set(counts.get(kind.value, 0))
+
+    def _flag_overdue(self, now: datetime) -> None:
         for row in self.queries.overdue_unflagged(now.date()):
             self.app.flag_overdue(
                 row["deadline_id"],
@@ -280,9 +285,6 @@ class NotificationsService:
                 row["due_on"],
                 now,
             )
-        counts = self.queries.overdue_counts(now.date())
-        for kind in DeadlineKind:
-            DEADLINES_OVERDUE.labels(kind.value).set(counts.get(kind.value, 0))
 
     # --- helpers --------------------------------------------------------------------
 

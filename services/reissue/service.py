@@ -488,8 +488,13 @@ class ReissueService:
             except IntegrityError:
                 # Another replica closed it at the same moment: closed once.
                 log.info("ministry batch %s was closed by another replica", period)
-        REVIEWS_OVERDUE.set(self.views.overdue_reviews(now.date()))
-        SYNCS_OVERDUE.set(self.views.overdue_syncs(now.date()))
+
+    @timer(interval=30, eager=True)
+    def count_overdue(self) -> None:
+        """Every replica keeps its gauges current: the alerts read the highest."""
+        today = _now().date()
+        REVIEWS_OVERDUE.set(self.views.overdue_reviews(today))
+        SYNCS_OVERDUE.set(self.views.overdue_syncs(today))
 
     # --- helpers --------------------------------------------------------------------
 
