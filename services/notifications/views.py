@@ -435,6 +435,15 @@ class CertificateFacts(Notices):
                     _moment(data["signed_at"]),
                     _day(data["centre_sign_by"]),
                 )
+        elif envelope.type == "certificate_revoked":
+            # Nothing is left to sign.
+            self.end_deadlines(
+                cursor,
+                DeadlineKind.CENTRE_SIGNATURE,
+                certificate_id,
+                envelope.occurred_at,
+                how="cancelled_at",
+            )
         elif envelope.type == "ecert_centre_signed":
             self.end_deadlines(
                 cursor,
@@ -494,9 +503,10 @@ class DistributionFacts(Notices):
             ),
         )
         opened_on = envelope.occurred_at.astimezone(BEIJING).date()
-        # Custody that ended before it was recorded (an old exam's certificate
-        # on record late) is not claimable: distribution expires it next.
-        if _day(data["custody_until"]) >= opened_on:
+        # A reissued certificate is announced by its `custody_reissued`, which
+        # follows. Custody that ended before it was recorded (an old exam's
+        # certificate on record late) is not claimable: distribution expires it.
+        if not data["reissued"] and _day(data["custody_until"]) >= opened_on:
             self._tell_custody(cursor, envelope, "certificate_claimable")
 
     def _custody_reissued(self, cursor: Cursor, envelope: Envelope, data: dict) -> None:
