@@ -28,6 +28,7 @@ from services.common.web import ApiHandler
 from services.distribution import bodies
 from services.distribution import service as distribution
 from services.identity import service as identity
+from services.notifications import service as notifications
 from services.reissue import bodies as reissue_bodies
 from services.reissue import service as reissue
 
@@ -38,12 +39,14 @@ SERVICES: dict[str, tuple[ModuleType, type]] = {
     "certificates": (certificates, certificates.CertificatesService),
     "distribution": (distribution, distribution.DistributionService),
     "reissue": (reissue, reissue.ReissueService),
+    "notifications": (notifications, notifications.NotificationsService),
 }
 # Where the request-body schemas of the services that read bodies are written.
 BODY_SCHEMAS: dict[str, ModuleType] = {
     "identity": identity,
     "distribution": bodies,
     "reissue": reissue_bodies,
+    "notifications": notifications,
 }
 # Where each service's refusal codes are written: its own package, the handler
 # (web.py) and token checks (auth.py) every entrypoint goes through, and the
@@ -77,7 +80,7 @@ HANDLER_ANSWERS = {"internal_error", "bad_request"}
 # Services whose refusals the call graph finds in full. Identity's use cases keep
 # their dependencies in instance attributes, which `reachable_refusals` cannot
 # follow; the tests that read its source whole check it instead.
-FULLY_TRACED = ["certificates", "distribution", "reissue"]
+FULLY_TRACED = ["certificates", "distribution", "reissue", "notifications"]
 # A day within the custody of every certificate the certificates examples show.
 EXAMPLES_SEEN_ON = date(2026, 1, 8)
 
