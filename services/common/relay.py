@@ -54,6 +54,24 @@ class Publication:
 Translate = Callable[[DomainEventProtocol], Publication | None]
 
 
+# Which domain event class is published as which type, with which attributes.
+Published = dict[type, tuple[str, tuple[str, ...]]]
+
+
+def publishing(published: Published) -> Translate:
+    """A translation that publishes each listed event's named attributes, as
+    version 1 of its type, and nothing else."""
+
+    def translate(domain_event: DomainEventProtocol) -> Publication | None:
+        for kind, (event_type, fields) in published.items():
+            if isinstance(domain_event, kind):
+                data = {name: plain(getattr(domain_event, name)) for name in fields}
+                return Publication(event_type, 1, data)
+        return None
+
+    return translate
+
+
 def plain(value: Any) -> Any:
     """A domain event's attribute as JSON: dates as ISO 8601, UUIDs as text."""
     if isinstance(value, datetime | date):

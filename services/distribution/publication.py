@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from eventsourcing.domain import DomainEventProtocol
-
-from services.common.relay import Publication, plain
+from services.common.relay import Published, publishing
 from services.distribution.domain import Booking, Custody, MailOrder
 
-
-def publication(domain_event: DomainEventProtocol) -> Publication | None:
-    for kind, (event_type, fields) in PUBLISHED.items():
-        if isinstance(domain_event, kind):
-            data = {name: plain(getattr(domain_event, name)) for name in fields}
-            return Publication(event_type, 1, data)
-    return None
-
-
-PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
+PUBLISHED: Published = {
     Custody.Opened: (
         "custody_opened",
         (
@@ -62,3 +51,5 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     MailOrder.Shipped: ("mail_shipped", ("tracking_number", "carrier")),
     MailOrder.Delivered: ("mail_order_delivered", ()),
 }
+
+publication = publishing(PUBLISHED)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from eventsourcing.domain import DomainEventProtocol
-
-from services.common.relay import Publication, plain
+from services.common.relay import Published, publishing
 from services.notifications.domain import ChannelChoice, MissedDeadline
 
-PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
+PUBLISHED: Published = {
     ChannelChoice.Made: (
         "notification_channels_chosen",
         ("account_id", "sms", "email"),
@@ -19,10 +17,4 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
-
-def publication(domain_event: DomainEventProtocol) -> Publication | None:
-    for kind, (event_type, fields) in PUBLISHED.items():
-        if isinstance(domain_event, kind):
-            data = {name: plain(getattr(domain_event, name)) for name in fields}
-            return Publication(event_type, 1, data)
-    return None
+publication = publishing(PUBLISHED)

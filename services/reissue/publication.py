@@ -6,12 +6,10 @@ holder's own views drop them.
 
 from __future__ import annotations
 
-from eventsourcing.domain import DomainEventProtocol
-
-from services.common.relay import Publication, plain
+from services.common.relay import Published, publishing
 from services.reissue.domain import Application, MinistryBatch
 
-PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
+PUBLISHED: Published = {
     Application.Started: (
         "reissue_started",
         (
@@ -57,10 +55,4 @@ PUBLISHED: dict[type, tuple[str, tuple[str, ...]]] = {
     MinistryBatch.Closed: ("reissue_batch_closed", ("period", "closed_at", "entries")),
 }
 
-
-def publication(domain_event: DomainEventProtocol) -> Publication | None:
-    for kind, (event_type, fields) in PUBLISHED.items():
-        if isinstance(domain_event, kind):
-            data = {name: plain(getattr(domain_event, name)) for name in fields}
-            return Publication(event_type, 1, data)
-    return None
+publication = publishing(PUBLISHED)
