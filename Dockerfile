@@ -30,12 +30,15 @@ RUN apt-get update \
 COPY --from=build /opt/xjcert /opt/xjcert
 # The stand-ins for outside systems, for `python -m services.ops publish`.
 COPY tools /app/tools
+# The portal's pages, served by `python -m services.portal`.
+COPY portal /app/portal
 ENV PATH=/opt/xjcert/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    XJCERT_HTTP_HOST=0.0.0.0
+    XJCERT_HTTP_HOST=0.0.0.0 \
+    XJCERT_PORTAL_PAGES=/app/portal
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8001 8002 8003 8004
+EXPOSE 8001 8002 8003 8004 8005 8080
 CMD ["python", "-m", "services"]

@@ -14,7 +14,7 @@ DEFAULT_POSTAGE_NOTICE = (
     "寄出后可凭运单号查询。"
 )
 
-DEFAULT_VERIFICATION_URL = "http://127.0.0.1:8002/v1/verification"
+DEFAULT_VERIFICATION_URL = "http://127.0.0.1:8080/verify"
 
 # Each service's HTTP API (read models, commands, /metrics) listens on its own port.
 DEFAULT_HTTP_PORTS = {

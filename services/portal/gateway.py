@@ -1,8 +1,10 @@
 """The portal's gateway: the static pages, the service guide, and the HTTP API
 passed through to the service that answers each path.
 
-In Kubernetes the ingress does this; `make run` and the browser tests run this
-instead, so the pages call one origin as they do behind the ingress.
+`make run` and the browser tests run it with the API passed on, so the pages
+call one origin as they do behind the ingress. In Kubernetes the ingress routes
+the API itself and the gateway serves the pages only (`pass_api=False`): an API
+path that reaches it is answered 404, never sent on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pathlib import Path
 import requests
 from werkzeug.wrappers import Request, Response
 
-from services.common.settings import Settings
+from services.common.settings import SettingError, Settings
 from services.portal.routes import service_for
 
-PAGES = Path(__file__).resolve().parents[2] / "portal"
-DEFAULT_GUIDE = PAGES / "guide.zh.json"
+# The pages beside the code in a checkout; the image sets XJCERT_PORTAL_PAGES.
+DEFAULT_PAGES = Path(__file__).resolve().parents[2] / "portal"
+GUIDE_NAME = "guide.zh.json"
 
 # Headers that belong to one hop, not to the request or answer passed on.
 HOP_BY_HOP = {
@@ -34,14 +37,22 @@ UPSTREAM_TIMEOUT = 30
 
 
 class Gateway:
-    def __init__(self, settings: Settings, guide_file: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        guide_file: str | None = None,
+        pages: Path = DEFAULT_PAGES,
+        pass_api: bool = True,
+    ) -> None:
+        self.pages = pages.resolve()
+        if not (self.pages / "index.html").is_file():
+            raise SettingError(f"XJCERT_PORTAL_PAGES: no index.html in {self.pages}")
+        self.guide = _guide(Path(guide_file) if guide_file else pages / GUIDE_NAME)
         self.upstreams = {
             service: f"http://{settings.http_host}:{port}"
             for service, port in settings.http_ports.items()
         }
-        self.guide = json.loads(
-            Path(guide_file or DEFAULT_GUIDE).read_text(encoding="utf-8")
-        )
+        self.pass_api = pass_api
         self.session = requests.Session()
 
     def __call__(self, environ, start_response):
@@ -54,10 +65,13 @@ class Gateway:
             return self._pass_on(request)
         if path == "/guide.json":
             return _json(self.guide)
+        if path in ("/health/live", "/health/ready"):
+            # Pages and guide were read at start; nothing else can fail.
+            return _json({"status": "ok"})
         return self._page(path)
 
     def _pass_on(self, request: Request) -> Response:
-        service = service_for(request.path)
+        service = service_for(request.path) if self.pass_api else None
         if service is None:
             return _error(404, "not_found", "没有这个地址。")
         headers = {
@@ -91,10 +105,10 @@ class Gateway:
 
     def _page(self, path: str) -> Response:
         relative = path.lstrip("/") or "index.html"
-        file = (PAGES / relative).resolve()
-        if not file.is_relative_to(PAGES) or not file.is_file():
+        file = (self.pages / relative).resolve()
+        if not file.is_relative_to(self.pages) or not file.is_file():
             # Page addresses (/verify) are the single page's; it routes itself.
-            file = PAGES / "index.html"
+            file = self.pages / "index.html"
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             content_type += "; charset=utf-8"
@@ -107,6 +121,15 @@ class Gateway:
                 "Referrer-Policy": "no-referrer",
             },
         )
+
+
+def _guide(file: Path) -> dict:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SettingError(
+            f"XJCERT_SERVICE_GUIDE: cannot read {file}: {error}"
+        ) from error
 
 
 def _json(body: object) -> Response:

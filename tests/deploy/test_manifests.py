@@ -215,7 +215,7 @@ def test_the_site_names_reach_the_ingress_the_settings_and_the_backups():
     assert ingress["spec"]["rules"][0]["host"] == site["PORTAL_HOST"]
     assert ingress["spec"]["tls"][0]["hosts"] == [site["PORTAL_HOST"]]
     assert settings["XJCERT_VERIFICATION_URL"] == (
-        f"https://{site['PORTAL_HOST']}/v1/verification"
+        f"https://{site['PORTAL_HOST']}/verify"
     )
     assert store["destinationPath"] == site["BACKUP_DESTINATION"]
     assert store["endpointURL"] == site["BACKUP_ENDPOINT"]
@@ -232,7 +232,7 @@ def test_the_mounted_calendar_is_the_packaged_one_at_the_packaged_path():
     mounts = [
         m
         for d in of_kind("prod", "Deployment")
-        for m in container(d)["volumeMounts"]
+        for m in container(d).get("volumeMounts", [])
         if m["name"] == "calendar"
     ]
 
@@ -489,6 +489,28 @@ def test_the_portal_reaches_every_v1_entrypoint_of_its_service_and_nothing_else(
     for _method, url in entrypoints(service):
         expected = f"xjcert-{service}" if url.startswith("/v1/") else None
         assert routed_to(example_path(url)) == expected, url
+
+
+def test_every_other_path_reaches_the_portal_pages_which_pass_nothing_on():
+    (rule,) = named("prod", "Ingress", "xjcert-portal-pages")["spec"]["rules"]
+    portal = deployment("prod", "portal")
+
+    assert [
+        (p["path"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]
+    ] == [("/", "xjcert-portal")]
+    assert env_of(portal)["XJCERT_PORTAL_PASS_API"]["value"] == "false"
+    assert "volumes" not in pod(portal), "the pages need no secret"
+
+
+def test_the_portal_pages_are_reached_by_the_ingress_and_reach_nothing():
+    spec = policy("xjcert-portal")
+    (rule,) = spec["ingress"]
+
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["egress"] == []
+    assert [peer["namespaceSelector"]["matchLabels"] for peer in rule["from"]] == [
+        {"kubernetes.io/metadata.name": "ingress-nginx"}
+    ]
 
 
 def test_every_rendered_overlay_keeps_one_schema_job():
