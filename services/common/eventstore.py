@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 
 class ServiceApplication(Application):
-    """Base of every service's application: PostgreSQL, dates, no snapshots."""
+    """Base of every service's application: PostgreSQL, dates; snapshots only
+    where a service asks for them (`snapshotting_intervals`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, schema: str) -> ServiceApplication:

@@ -47,6 +47,12 @@ class DistributionApplication(ServiceApplication):
     name = "Distribution"
     rules: PickupRules  # set by the composition root before use
 
+    # Every booking attempt on a window, confirmed or refused, loads the window.
+    # When a day opens, a full window would otherwise replay every reservation for
+    # each refusal, and slow loads widen the race between holders for the last
+    # seats: a snapshot every 20 events keeps each load short.
+    snapshotting_intervals = {PickupWindow: 20}
+
     # --- certificates entering custody -------------------------------------------
 
     def open_custody(

@@ -14,7 +14,7 @@ from services.common.errors import Conflict
 from services.common.identifiers import certificate_id
 from services.common.workdays import BEIJING, WorkingCalendar
 from services.distribution.application import DistributionApplication
-from services.distribution.domain import Booking, Custody, PickupRules
+from services.distribution.domain import Booking, Custody, PickupRules, Slot
 from tools.exam_authority import sample_candidates
 
 TUESDAY_MORNING = datetime(2026, 12, 1, 9, 0, tzinfo=BEIJING)
@@ -81,6 +81,35 @@ def test_many_holders_booking_the_last_seats_at_once_get_exactly_the_seats(
     assert sorted(outcomes) == ["booked"] * 3 + ["window_full"] * 9
     (window,) = distribution.open_slots(date(2026, 12, 3), 1, TUESDAY_MORNING)[:1]
     assert window["seats_left"] == 0
+
+
+def test_a_busy_window_loads_from_its_snapshot_with_every_seat_counted(settings):
+    pool = open_pool(settings.database, max_size=1)
+    ensure_schema(pool, "distribution")
+    pool.close()
+    app = DistributionApplication.from_settings(settings, "distribution")
+    app.rules = PickupRules(
+        replace(settings.pickup, capacity=50), WorkingCalendar.from_default_file()
+    )
+    candidates = keep(app, "2025-snapshot", 45)
+    booked = [book(app, candidate) for candidate in candidates]
+    app.cancel_booking(
+        app.repository.get(booked[0]).account_id, booked[0], TUESDAY_MORNING
+    )
+
+    (listed,) = app.open_slots(date(2026, 12, 3), 1, TUESDAY_MORNING)[:1]
+    last = app.repository.get(booked[-1])
+    window_id = Slot(last.starts_at, last.ends_at).window_id
+    (snapshot,) = app.snapshots.get(window_id, desc=True, limit=1)
+    fresh = DistributionApplication.from_settings(settings, "distribution")
+    reloaded = fresh.repository.get(window_id)
+    app.close()
+    fresh.close()
+
+    assert snapshot.originator_version == 40
+    assert reloaded.version == 47
+    assert reloaded.seats_taken == 44 == 50 - listed["seats_left"]
+    assert str(booked[0]) not in reloaded.reservations
 
 
 def test_a_booking_whose_window_passed_lapses_and_the_certificate_is_free_again(
