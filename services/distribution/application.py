@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -52,6 +54,10 @@ class DistributionApplication(ServiceApplication):
     # each refusal, and slow loads widen the race between holders for the last
     # seats: a snapshot every 20 events keeps each load short.
     snapshotting_intervals = {PickupWindow: 20}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.window_queue = WindowQueue()
 
     # --- certificates entering custody -------------------------------------------
 
@@ -159,7 +165,8 @@ class DistributionApplication(ServiceApplication):
             self.save(booking, window, *custodies)
             return booking.id
 
-        return self._retrying(attempt)
+        with self.window_queue.one_at_a_time(starts_at):
+            return self._retrying(attempt)
 
     def cancel_booking(self, account_id: uuid.UUID, booking_id: uuid.UUID, now):
         def attempt() -> None:
@@ -192,7 +199,8 @@ class DistributionApplication(ServiceApplication):
                 custody.book(booking.id, slot.starts_at, slot.ends_at)
             self.save(booking, old_window, new_window, *custodies)
 
-        self._retrying(attempt)
+        with self.window_queue.one_at_a_time(starts_at):
+            self._retrying(attempt)
 
     def name_proxy(
         self,
@@ -518,6 +526,43 @@ class DistributionApplication(ServiceApplication):
                     raise Conflict("busy", "预约人数较多，请稍后再试。") from None
                 time.sleep(random.uniform(0, 0.005 * tries))
         raise AssertionError("unreachable")
+
+
+class WindowQueue:
+    """Bookings for the same window wait their turn within this process.
+
+    Holders racing for one window's seats would otherwise lose the version race to
+    each other over and over, and the last of them be told "busy". In turn, each
+    attempt sees the seats its predecessor took; only bookings arriving at another
+    replica at the same moment still conflict, and they retry.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._turns: dict[datetime, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def one_at_a_time(self, starts_at: datetime) -> Iterator[None]:
+        turn = self._join(starts_at)
+        try:
+            with turn:
+                yield
+        finally:
+            self._leave(starts_at)
+
+    def _join(self, starts_at: datetime) -> threading.Lock:
+        with self._guard:
+            turn, waiting = self._turns.get(starts_at, (threading.Lock(), 0))
+            self._turns[starts_at] = (turn, waiting + 1)
+            return turn
+
+    def _leave(self, starts_at: datetime) -> None:
+        with self._guard:
+            turn, waiting = self._turns[starts_at]
+            if waiting == 1:
+                del self._turns[starts_at]
+            else:
+                self._turns[starts_at] = (turn, waiting - 1)
 
 
 def _proxy_identity(name: str, id_number: str) -> tuple[str, str]:
