@@ -65,9 +65,20 @@ class JsonApp(WsgiApp):
         return response(environ, start_response)
 
 
+# eventlet listens with a backlog of 50. When a crowd connects at once (the morning
+# bookings open), connections the kernel cannot queue are dropped after their
+# handshake and the holder's request is reset; a deeper queue lets them wait their
+# turn instead. Linux caps it at net.core.somaxconn (4096 by default).
+LISTEN_BACKLOG = 2048
+
+
 class JsonWebServer(WebServer):
     def get_wsgi_app(self) -> WsgiApp:
         return JsonApp(self)
+
+    def start(self) -> None:
+        super().start()
+        self._sock.listen(LISTEN_BACKLOG)
 
 
 class ApiHandler(HttpRequestHandler):

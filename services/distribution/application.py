@@ -165,8 +165,7 @@ class DistributionApplication(ServiceApplication):
             self.save(booking, window, *custodies)
             return booking.id
 
-        with self.window_queue.one_at_a_time(starts_at):
-            return self._retrying(attempt)
+        return self._taking_turns(starts_at, attempt)
 
     def cancel_booking(self, account_id: uuid.UUID, booking_id: uuid.UUID, now):
         def attempt() -> None:
@@ -199,8 +198,7 @@ class DistributionApplication(ServiceApplication):
                 custody.book(booking.id, slot.starts_at, slot.ends_at)
             self.save(booking, old_window, new_window, *custodies)
 
-        with self.window_queue.one_at_a_time(starts_at):
-            self._retrying(attempt)
+        self._taking_turns(starts_at, attempt)
 
     def name_proxy(
         self,
@@ -515,6 +513,17 @@ class DistributionApplication(ServiceApplication):
         if order is None:
             raise NotFound("mail_order_not_found", "没有找到这个邮寄申请。")
         return order
+
+    def _taking_turns(self, starts_at: datetime, attempt: Callable[[], T]) -> T:
+        """Try at once; after losing a race for the window, wait for a turn.
+
+        Refusals (a full window) and uncontended bookings need no turn, so only
+        the holders racing for the same seats queue up."""
+        try:
+            return attempt()
+        except IntegrityError:
+            with self.window_queue.one_at_a_time(starts_at):
+                return self._retrying(attempt)
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         # Conflicts are expected when many holders want the same seats: look again.
