@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable, Iterator
 
 from psycopg import sql
 from tqdm import tqdm
@@ -23,6 +24,7 @@ from services.certificates.application import CertificatesApplication, publicati
 from services.certificates.read_model import ApplicantCertificates, CertificateCustody
 from services.common.accounts import VerifiedAccounts
 from services.common.db import ensure_schema, open_pool, schema_lock
+from services.common.envelope import Envelope
 from services.common.logs import configure_logging
 from services.common.relay import envelope_for
 from services.common.republish import republish_from_start
@@ -79,20 +81,32 @@ def _replay(
         projection.clear(cursor)
         projection.clear_tracking(cursor)
         bar = tqdm(total=total, unit="event", disable=not progress)
-        position = 0
-        while notifications := app.recorder.select_notifications(
-            start=position, limit=PAGE, inclusive_of_start=False
-        ):
-            for notification in notifications:
-                domain_event = app.mapper.to_domain_event(notification)
-                envelope = envelope_for(domain_event, SERVICE, publication)
-                if envelope is not None:
-                    projection.handle_in(cursor, envelope)
-            position = notifications[-1].id
-            replayed += len(notifications)
-            bar.update(len(notifications))
+
+        def page_read(count: int) -> None:
+            nonlocal replayed
+            replayed += count
+            bar.update(count)
+
+        projection.replay_in(cursor, _history(app, page_read))
         bar.close()
     return replayed
+
+
+def _history(
+    app: CertificatesApplication, page_read: Callable[[int], None]
+) -> Iterator[Envelope]:
+    """Every recorded certificate fact as its published envelope, in order."""
+    position = 0
+    while notifications := app.recorder.select_notifications(
+        start=position, limit=PAGE, inclusive_of_start=False
+    ):
+        for notification in notifications:
+            domain_event = app.mapper.to_domain_event(notification)
+            envelope = envelope_for(domain_event, SERVICE, publication)
+            if envelope is not None:
+                yield envelope
+        position = notifications[-1].id
+        page_read(len(notifications))
 
 
 def main() -> None:

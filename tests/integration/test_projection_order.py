@@ -102,3 +102,50 @@ def test_competing_workers_apply_each_version_once_and_in_order(trail):
     for aggregate in aggregates:
         assert trail.versions_of(aggregate) == list(range(1, 41))
     assert trail.parked_count() == 0
+
+
+def test_a_replayed_history_ends_as_handling_each_fact_would(trail):
+    steady, gapped, then = (str(uuid.uuid4()) for _ in range(3))
+    history = [
+        fact(steady, 1),
+        fact(gapped, 1),
+        fact(steady, 2),
+        fact(steady, 2),  # recorded twice by a republish
+        fact(gapped, 3),  # its version 2 never published
+        fact(then, 1),
+        fact(gapped, 4),
+        fact(steady, 3),
+    ]
+
+    def state() -> tuple:
+        with trail.pool.connection() as conn:
+            versions = conn.execute(
+                trail._sql(
+                    "SELECT aggregate_id, version FROM {schema}.projection_versions "
+                    "WHERE projection = 'trail' ORDER BY aggregate_id"
+                )
+            ).fetchall()
+            parked = conn.execute(
+                trail._sql(
+                    "SELECT aggregate_id, version FROM {schema}.parked_events "
+                    "ORDER BY aggregate_id, version"
+                )
+            ).fetchall()
+        return (
+            [trail.versions_of(a) for a in (steady, gapped, then)],
+            versions,
+            parked,
+        )
+
+    for envelope in history:
+        trail.handle(envelope)
+    handled = state()
+    with trail.pool.connection() as conn, conn.cursor() as cursor:
+        trail.clear(cursor)
+        trail.clear_tracking(cursor)
+        applied = trail.replay_in(cursor, iter(history))
+    replayed = state()
+
+    assert replayed == handled
+    assert handled[0] == [[1, 2, 3], [1], [1]]
+    assert applied == 5
