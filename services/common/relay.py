@@ -38,7 +38,10 @@ from services.common.topology import exchange_name, subscribed_types
 
 log = logging.getLogger(__name__)
 
-IDLE_SECONDS = 0.2
+# An idle relay wakes when its event store announces a commit (the eventsourcing
+# recorder sends NOTIFY with every insert); this is only the longest it waits
+# without one, in case an announcement is missed while the lock connection is away.
+IDLE_SECONDS = 1.0
 BACKOFF_SECONDS = 2.0
 
 
@@ -104,6 +107,8 @@ class Relay:
         self.metrics = metrics
         self.batch_size = batch_size
         self.schema: str = app.recorder.datastore.schema  # type: ignore[attr-defined]
+        # The channel the recorder NOTIFYs on when it inserts events.
+        self.channel: str = app.recorder.channel_name  # type: ignore[attr-defined]
         self.subscribed = subscribed_types(producer)
         self._stopping = False
 
@@ -184,10 +189,20 @@ class Relay:
 
     def _publish_while_leader(self, lock_conn: psycopg.Connection) -> None:
         log.info("relay of %s is publishing", self.producer)
+        lock_conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         while not self._stopping:
             lock_conn.execute("SELECT 1")  # notice a lost lock connection early
             if self.publish_pending() < self.batch_size:
-                time.sleep(IDLE_SECONDS)
+                self._wait_for_commits(lock_conn)
+
+    def _wait_for_commits(self, lock_conn: psycopg.Connection) -> None:
+        """Until the event store announces new events, or IDLE_SECONDS at most.
+
+        Announcements that came while the relay was publishing are kept by the
+        connection and end this wait at once, so none is slept through.
+        """
+        for _ in lock_conn.notifies(timeout=IDLE_SECONDS, stop_after=1):
+            pass
 
     def _take_lock(self, conn: psycopg.Connection) -> bool:
         row = conn.execute(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from services.certificates.application import CertificatesApplication, publication
+from services.common import relay as relay_module
 from services.common.amqp import (
     ConfirmingPublisher,
     PublishFailed,
@@ -20,6 +22,7 @@ from services.common.metrics import spine_metrics
 from services.common.relay import Relay
 from services.common.topology import declare_topology
 from tests.support.certificates import registered
+from tests.support.infrastructure import eventually
 
 
 @pytest.fixture
@@ -146,3 +149,38 @@ def test_the_publisher_recovers_after_its_connection_is_cut(settings, relay_part
         for b in drain(settings.amqp_uri, "certificates.read_model")
     ]
     assert numbers == ["N-0001", "N-0002"]
+
+
+def test_an_idle_relay_publishes_at_the_commit_not_at_its_next_look(
+    settings, relay_parts, monkeypatch
+):
+    """The relay waits on the event store's NOTIFY; its timer is only a fallback.
+
+    With the fallback an hour long, a fact saved while the relay idles is
+    published all the same, which a relay that only polled would not do.
+    """
+    app, make_relay = relay_parts
+    declare(settings.amqp_uri)
+    monkeypatch.setattr(relay_module, "IDLE_SECONDS", 3600)
+    relay = make_relay()
+    app.save(registered("N-0001"))
+    running = threading.Thread(target=relay.run, daemon=True)
+    running.start()
+    eventually(lambda: relay.position() > 0, what="the first fact published")
+    bodies = drain(settings.amqp_uri, "certificates.read_model")
+
+    app.save(registered("N-0002"))
+
+    eventually(
+        lambda: (
+            bodies.extend(drain(settings.amqp_uri, "certificates.read_model"))
+            or len(bodies) == 2
+        ),
+        timeout=30,
+        what="the second fact published while the relay idled",
+    )
+    relay.stop()
+    app.save(registered("N-0003"))  # wakes it to see that it is stopping
+    running.join(timeout=30)
+    assert [b["data"]["certificate_number"] for b in bodies] == ["N-0001", "N-0002"]
+    assert not running.is_alive()
