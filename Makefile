@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-unit lint rebuild-read-model staff dead-letters clean \
+.PHONY: install run demo test test-unit test-faults test-security audit lint rebuild-read-model staff dead-letters clean \
 	render deploy-check image ops bench
 
 install: $(STAMP)
@@ -33,6 +33,21 @@ test: install lint
 
 test-unit: install
 	$(PY) -m pytest tests/unit
+
+# The fault campaign at ten times the size `make test` runs it (XJCERT_FAULTS_SCALE),
+# printing what each test tried and what it found.
+test-faults: install
+	XJCERT_FAULTS_SCALE=$(or $(SCALE),10) $(PY) -m pytest -s -rA tests/faults tests/e2e/test_faults.py
+
+# Bad input, authorisation, tokens, uploads, personal data and outside systems'
+# permissions, with a longer fuzzing run than `make test` (XJCERT_FUZZ_EXAMPLES).
+test-security: install
+	XJCERT_FUZZ_EXAMPLES=$(or $(EXAMPLES),100) XJCERT_FUZZ_LIVE=50 $(PY) -m pytest -s -rA tests/security \
+	  tests/e2e/test_identity.py tests/ops/test_outside_permissions.py
+
+# Known vulnerabilities in the installed dependencies (needs PyPI's vulnerability data).
+audit: install
+	$(VENV)/bin/pip-audit --skip-editable
 
 lint: install
 	$(VENV)/bin/ruff check .
