@@ -41,7 +41,11 @@ from services.common.dependencies import (
     ServiceSettings,
     settings_of,
 )
-from services.common.envelope import ContractViolation, Envelope
+from services.common.envelope import (
+    ContractViolation,
+    Envelope,
+    calendar_datetime,
+)
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -184,7 +188,7 @@ class CertificatesService:
         data = envelope.data
         report = self.certificates.record_printed(
             data["batch"],
-            datetime.fromisoformat(data["arrived_at"]),
+            calendar_datetime(data["arrived_at"], "data.arrived_at"),
             [entry["certificate_number"] for entry in data["certificates"]],
         )
         if report.unknown:
@@ -415,7 +419,7 @@ class CertificatesService:
             recorded = self.certificates.record_authority_signature(
                 data["certificate_number"],
                 authority,
-                datetime.fromisoformat(data["signed_at"]),
+                calendar_datetime(data["signed_at"], "data.signed_at"),
             )
         except WrongSigner as error:
             raise ContractViolation(

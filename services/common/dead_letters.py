@@ -79,13 +79,21 @@ def dead_letter_counts(amqp_uri: str) -> dict[str, int]:
 
 
 def replay_dead_letters(amqp_uri: str, queue: str, limit: int | None = None) -> int:
-    """Move dead letters back to their queue; return how many were moved."""
+    """Move dead letters back to their queue; return how many were moved.
+
+    Only those waiting when it starts: a replayed message that fails again at
+    once is back in the dead letters before the last one is moved, and must not
+    be moved round and round.
+    """
     publisher = ConfirmingPublisher(amqp_uri)
     moved = 0
     try:
         with _channel(amqp_uri) as channel:
-            while limit is None or moved < limit:
-                message = channel.basic_get(_dead_queue(queue), no_ack=False)
+            dead_queue = _dead_queue(queue)
+            waiting = channel.queue_declare(dead_queue, passive=True).message_count
+            limit = waiting if limit is None else min(limit, waiting)
+            while moved < limit:
+                message = channel.basic_get(dead_queue, no_ack=False)
                 if message is None:
                     break
                 publisher.publish([_back_to(queue, message)])

@@ -82,7 +82,9 @@ def parse_message(body: bytes, content_type: str | None) -> Envelope:
         )
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8 and numbers too long to convert as well as
+        # bad syntax; RecursionError, nesting deeper than the decoder goes.
         raise ContractViolation(
             "malformed_json", f"the body is not JSON ({type(error).__name__})"
         ) from None
@@ -90,7 +92,7 @@ def parse_message(body: bytes, content_type: str | None) -> Envelope:
     schema = f"{raw['producer']}.{raw['type']}.v{raw['version']}"
     try:
         validator = _validator(schema)
-    except FileNotFoundError:
+    except OSError:  # no such file, or a name too long to be one (a huge version)
         raise ContractViolation(
             "unknown_type",
             f"no contract for type {raw['type']!r} version {raw['version']} "
@@ -103,6 +105,17 @@ def parse_message(body: bytes, content_type: str | None) -> Envelope:
         # The schema checks occurred_at's shape; only the calendar knows 30 February.
         raise ContractViolation(
             "invalid_date", "occurred_at is not a calendar date and time"
+        ) from None
+
+
+def calendar_datetime(value: str, field_name: str) -> datetime:
+    """A timestamp whose shape the schema checked; only the calendar knows that
+    30 February is not a day, and such a message breaks its contract."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ContractViolation(
+            "invalid_date", f"{field_name} is not a calendar date and time"
         ) from None
 
 
@@ -144,4 +157,8 @@ def _describe(where: str, error: ValidationError) -> str:
 def _validator(name: str) -> Draft202012Validator:
     text = resources.files("services.common.contracts").joinpath(f"{name}.json")
     schema = json.loads(text.read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    # Formats are checked too: a contract's "uuid" must be one, or a handler
+    # would fail on it again and again instead of refusing it once.
+    return Draft202012Validator(
+        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )

@@ -28,7 +28,11 @@ from services.common.dependencies import (
     ServiceSettings,
     settings_of,
 )
-from services.common.envelope import ContractViolation, Envelope
+from services.common.envelope import (
+    ContractViolation,
+    Envelope,
+    calendar_datetime,
+)
 from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
 from services.common.schedule import ScheduledJobs
@@ -153,7 +157,7 @@ class ReissueService:
             arrival = self.app.record_arrival(
                 data["batch"],
                 envelope.event_id,
-                datetime.fromisoformat(data["arrived_at"]),
+                calendar_datetime(data["arrived_at"], "data.arrived_at"),
                 [entry["certificate_number"] for entry in data["certificates"]],
             )
         except UnknownBatch as error:
