@@ -140,10 +140,14 @@ class DistributionService:
     def windows(self, request: Request) -> dict:
         now = _now()
         horizon = self.settings.pickup.horizon_days
-        first = _date_arg(request, "from") or now.date()
+        asked = _date_arg(request, "from") or now.date()
         days = min(_int_arg(request, "days", 14), horizon + 1)
+        # Days already past have no windows left, and a year long past may have no
+        # calendar: listing starts today, so it is never asked about them.
+        first = max(asked, now.date())
+        last_asked = asked.toordinal() + days - 1
         last_allowed = now.date() + timedelta(days=horizon)
-        days = max(0, min(days, (last_allowed - first).days + 1))
+        days = max(0, min(last_asked, last_allowed.toordinal()) - first.toordinal() + 1)
         taken = self.views.seats_taken(first, first + timedelta(days=days))
         windows = self.app.open_slots(
             first, days, now, lambda slot: taken.get(slot.starts_at, 0)

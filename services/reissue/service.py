@@ -77,7 +77,8 @@ TICK_SECONDS = 5
 BATCH_CHECK_EVERY = timedelta(minutes=10)
 
 MATERIAL_CODES = tuple(material.value for material in Material)
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# A month of a calendar year: there is no year 0000, so no batch closes in it.
+PERIOD = re.compile(r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$")
 
 SUBMISSIONS = Counter(
     "reissue_submissions_total", "Reissue applications submitted or resubmitted."
