@@ -8,7 +8,10 @@ applications, change together or not at all.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -38,6 +41,8 @@ T = TypeVar("T")
 
 # Fields a reviewer may name, besides the materials, when returning an application.
 RETURNABLE_FIELDS = ("reason",)
+# Races for one batch are between a few reviewers and the monthly close.
+CONFLICT_RETRIES = 5
 PROBLEMS = (*(m.value for m in Material), *RETURNABLE_FIELDS)
 
 
@@ -184,30 +189,55 @@ class ReissueApplication(ServiceApplication):
         self, reviewer_id: uuid.UUID, application_id: uuid.UUID, now: datetime
     ) -> str | None:
         """Approve; a national reissue joins the month's ministry batch (its period)."""
-        application = self._waiting_for_review(application_id)
-        application.approve(reviewer_id, now, application.path)
-        if application.path != Path.MINISTRY_BATCH:
-            self.save(application)
-            return None
-        batch = self._batch_taking(now.astimezone(BEIJING).date())
-        batch.include(application.id, application.certificate_number)
-        application.join_batch(batch.id, batch.period)
-        self.save(application, batch)
-        return batch.period
+
+        def attempt() -> str | None:
+            application = self._waiting_for_review(application_id)
+            application.approve(reviewer_id, now, application.path)
+            if application.path != Path.MINISTRY_BATCH:
+                self.save(application)
+                return None
+            batch = self._batch_taking(now.astimezone(BEIJING).date())
+            batch.include(application.id, application.certificate_number)
+            application.join_batch(batch.id, batch.period)
+            self.save(application, batch)
+            return batch.period
+
+        return self._after_losing_a_race(attempt)
 
     # --- ministry batches ---------------------------------------------------------
 
     def close_batch(self, period: str, now: datetime) -> MinistryBatch:
-        batch = self.find_aggregate(batch_id(period), MinistryBatch)
-        if batch is None:
-            batch = MinistryBatch.open_for(period, self._closing_day(period))
-        if not batch.is_open:
+        def attempt() -> MinistryBatch:
+            batch = self.find_aggregate(batch_id(period), MinistryBatch)
+            if batch is None:
+                batch = MinistryBatch.open_for(period, self._closing_day(period))
+            if not batch.is_open:
+                return batch
+            entries = [self._export_entry(uuid.UUID(a)) for a in batch.entries.values()]
+            batch.close(now, entries)
+            self.save(batch)
+            log.info("ministry batch %s closed with %s entries", period, len(entries))
             return batch
-        entries = [self._export_entry(uuid.UUID(a)) for a in batch.entries.values()]
-        batch.close(now, entries)
-        self.save(batch)
-        log.info("ministry batch %s closed with %s entries", period, len(entries))
-        return batch
+
+        return self._after_losing_a_race(attempt)
+
+    def _after_losing_a_race(self, attempt: Callable[[], T]) -> T:
+        """Run a command on the month's batch again if another writer got there first.
+
+        Every approval of a national reissue and the closing of its month write the
+        same batch, so two reviewers approving at once, or an approval while the
+        batch closes, is a version race. The loser reloads and decides again: its
+        approval joins the batch (or the next month's, if this one just closed), and
+        a close finds the batch with the approval in it, or already closed.
+        """
+        for tries in range(1, CONFLICT_RETRIES + 1):
+            try:
+                return attempt()
+            except IntegrityError:
+                if tries == CONFLICT_RETRIES:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * tries))
+        raise AssertionError("unreachable")
 
     def batches_due(self, today: date) -> list[str]:
         """Periods whose closing day has passed and whose batch is still open."""

@@ -153,6 +153,50 @@ def test_an_approval_after_an_early_close_joins_the_next_batch(app):
     assert app.batches_due(at("2027-01-26").date()) == ["2027-01"]
 
 
+def racing(app, other_writer):
+    """Make `app`'s next save come just after `other_writer` changed the batch."""
+    real_save = app.save
+    raced: list = []
+
+    def save(*aggregates, **kwargs):
+        if not raced:
+            raced.append(other_writer())
+        return real_save(*aggregates, **kwargs)
+
+    app.save = save
+    return raced
+
+
+def test_an_approval_that_loses_the_race_to_the_close_joins_the_next_batch(
+    app, settings
+):
+    other = new_app(settings)
+    first = submitted(app, "N-20", at("2026-12-03"))
+    second = submitted(app, "N-21", at("2026-12-03"))
+    app.approve(REVIEWER, first, at("2026-12-04"))
+    raced = racing(app, lambda: other.close_batch("2026-12", at("2026-12-04", 15)))
+
+    period = app.approve(REVIEWER, second, at("2026-12-04", 15))
+
+    other.close()
+    assert raced and period == "2027-01"
+    assert [entry["certificate_number"] for entry in raced[0].export] == ["N-20"]
+
+
+def test_a_close_that_loses_the_race_to_an_approval_sends_it_along(app, settings):
+    other = new_app(settings)
+    first = submitted(app, "N-22", at("2026-12-03"))
+    second = submitted(app, "N-23", at("2026-12-03"))
+    app.approve(REVIEWER, first, at("2026-12-04"))
+    raced = racing(app, lambda: other.approve(REVIEWER, second, at("2026-12-04", 14)))
+
+    closed = app.close_batch("2026-12", at("2026-12-04", 15))
+
+    other.close()
+    assert raced == ["2026-12"]
+    assert sorted(e["certificate_number"] for e in closed.export) == ["N-22", "N-23"]
+
+
 def test_arrivals_count_once_and_report_what_the_batch_never_held(app):
     application_id = submitted(app, "N-9", at("2026-12-03"))
     app.approve(REVIEWER, application_id, at("2026-12-04"))
