@@ -150,6 +150,9 @@ class NotificationSettings:
     # the number of replicas).
     sweep_seconds: int
     templates_file: str | None  # None: the packaged Chinese templates
+    # A replica holds the deliveries it is sending this long; if it dies, another
+    # sends them once the claim lapses. Longer than a batch of sends can take.
+    claim_seconds: int = 120
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,7 @@ def _notification_settings(
         appointment_reminder_hour=hour,
         sweep_seconds=_integer(env, "XJCERT_NOTIFY_SWEEP_SECONDS", 60),
         templates_file=env.get("XJCERT_NOTIFICATION_TEMPLATES") or None,
+        claim_seconds=_integer(env, "XJCERT_NOTIFY_CLAIM_SECONDS", 120),
     )
 
 

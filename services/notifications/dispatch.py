@@ -1,7 +1,8 @@
 """Sending: each pending delivery goes out once, with back-off when a channel fails.
 
-Replicas share the work: a delivery is claimed for a while (`CLAIM`) with `SKIP
-LOCKED`, so two replicas never send the same one at once. A delivery that fails
+Replicas share the work: a delivery is claimed for a while (the setting
+`XJCERT_NOTIFY_CLAIM_SECONDS`) with `SKIP LOCKED`, so two replicas never send the
+same one at once. A delivery that fails
 waits longer each time and, after the last allowed attempt or a refusal that
 trying again cannot fix, is left as failed for staff and the holder to see.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from prometheus_client import Counter
 from psycopg import sql
@@ -39,7 +39,6 @@ ATTEMPTS_FAILED = Counter(
     ["channel", "outcome"],
 )
 
-CLAIM = timedelta(minutes=2)
 BATCH = 20
 
 
@@ -146,7 +145,7 @@ class Dispatcher:
                               d.attempts
                     """
                 ),
-                (CLAIM.total_seconds(), BATCH),
+                (self.settings.claim_seconds, BATCH),
             ).fetchall()
         return [Delivery(*row) for row in rows]
 
