@@ -14,7 +14,7 @@ meets it.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from psycopg import Cursor
@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS {schema}.notices (
     created_at timestamptz NOT NULL DEFAULT now(),
     read_at timestamptz,
     CHECK ((account_id IS NULL) <> (role IS NULL)));
+-- A holder's notice keeps its texts until it can be addressed: see address_notices.
+ALTER TABLE {schema}.notices
+    ADD COLUMN IF NOT EXISTS fact_at timestamptz,
+    ADD COLUMN IF NOT EXISTS sms_text text,
+    ADD COLUMN IF NOT EXISTS email_subject text,
+    ADD COLUMN IF NOT EXISTS email_body text;
 CREATE INDEX IF NOT EXISTS notices_account ON {schema}.notices (account_id, created_at);
 CREATE INDEX IF NOT EXISTS notices_role ON {schema}.notices (role, created_at);
 CREATE TABLE IF NOT EXISTS {schema}.deliveries (
@@ -75,6 +81,19 @@ CREATE TABLE IF NOT EXISTS {schema}.deliveries (
     PRIMARY KEY (notice_id, channel));
 CREATE INDEX IF NOT EXISTS deliveries_due ON {schema}.deliveries (next_attempt_at)
     WHERE state = 'pending';
+-- Every channel choice with its time: a notice goes out on the choice in force
+-- when its fact happened, whenever the two facts are handled.
+CREATE TABLE IF NOT EXISTS {schema}.channel_choices (
+    account_id uuid NOT NULL,
+    chosen_at timestamptz NOT NULL,
+    sms boolean NOT NULL,
+    email text,
+    PRIMARY KEY (account_id, chosen_at));
+-- Choices recorded before this table existed count from the beginning.
+INSERT INTO {schema}.channel_choices
+    SELECT account_id, '-infinity', sms, email FROM {schema}.recipients
+    WHERE choice_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM {schema}.channel_choices);
 CREATE TABLE IF NOT EXISTS {schema}.reminders (
     booking_id uuid PRIMARY KEY,
     account_id uuid NOT NULL,
@@ -171,40 +190,70 @@ class Notices(OrderedProjection):
         A fact older than `STALE_AFTER` goes to the inbox only.
         """
         message = self.templates.render(kind, _texts(params))
-        fact_id = fact.event_id if isinstance(fact, Envelope) else fact
+        if isinstance(fact, Envelope):
+            fact_id, fact_at = fact.event_id, fact.occurred_at
+        else:
+            fact_id, fact_at = fact, datetime.now(UTC)
         notice = notice_id(fact_id, kind, account_id)
+        self._hold_recipient(cursor, account_id)
         cursor.execute(
             self._sql(
                 "INSERT INTO {schema}.notices (notice_id, account_id, kind, title, "
-                "body) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING "
-                "RETURNING notice_id"
+                "body, fact_at, sms_text, email_subject, email_body) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING RETURNING notice_id"
             ),
-            (notice, account_id, kind, message.title, message.inbox),
-        )
-        if cursor.fetchone() is None or is_stale(fact):
-            return
-        cursor.execute(
-            self._sql(
-                "SELECT mobile, sms, email FROM {schema}.recipients "
-                "WHERE account_id = %s"
-            ),
-            (account_id,),
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return
-        mobile, sms, email = row
-        if sms and mobile and "sms" in self.channels:
-            self._deliver(cursor, notice, "sms", mobile, None, message.sms)
-        if email and "email" in self.channels:
-            self._deliver(
-                cursor,
+            (
                 notice,
-                "email",
-                email,
+                account_id,
+                kind,
+                message.title,
+                message.inbox,
+                fact_at,
+                message.sms,
                 message.email_subject,
                 message.email_body,
-            )
+            ),
+        )
+        if cursor.fetchone() is not None:
+            self.address_notices(cursor, account_id, notice)
+
+    def address_notices(
+        self, cursor: Cursor, account_id: Any, notice: uuid.UUID | None = None
+    ) -> None:
+        """Queue the texts and e-mails that the account's notices should have.
+
+        Facts reach this service on several queues, so a holder's booking can be
+        handled before the account fact that gives their mobile number, or before
+        the channel choice they made earlier. Whichever is handled second
+        addresses the notice: telling calls this for the new notice, and
+        recording a mobile number or a choice calls it for all of the account's
+        notices. A notice goes out on the channels chosen when its fact happened
+        (text only, by default) while its fact is not stale, and each delivery
+        exists once. A delivery queued before an earlier choice was known that
+        turns its channel off is withdrawn, unless it is already being sent.
+        """
+        self._hold_recipient(cursor, account_id)
+        params = {
+            "account": account_id,
+            "notice": notice,
+            "fresh": datetime.now(UTC) - STALE_AFTER,
+        }
+        for channel in sorted(self.channels & CHANNEL_WANTED.keys()):
+            if notice is None:
+                cursor.execute(self._sql(_withdraw_sql(channel)), params)
+            cursor.execute(self._sql(_queue_sql(channel)), params)
+
+    def _hold_recipient(self, cursor: Cursor, account_id: Any) -> None:
+        """Serialise telling and addressing one account until the transaction ends.
+
+        Without it, a notice told while its recipient's mobile is being recorded
+        could be seen by neither transaction, and never be texted.
+        """
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))",
+            (f"recipient:{self.schema}:{account_id}",),
+        )
 
     def tell_staff(
         self, cursor: Cursor, envelope: Envelope, role: str, kind: str, **params: Any
@@ -222,23 +271,6 @@ class Notices(OrderedProjection):
                 message.title,
                 message.inbox,
             ),
-        )
-
-    def _deliver(
-        self,
-        cursor: Cursor,
-        notice: uuid.UUID,
-        channel: str,
-        address: str,
-        subject: str | None,
-        body: str,
-    ) -> None:
-        cursor.execute(
-            self._sql(
-                "INSERT INTO {schema}.deliveries (notice_id, channel, address, "
-                "subject, body) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-            ),
-            (notice, channel, address, subject, body),
         )
 
     def account_of_holder(self, cursor: Cursor, id_number: str) -> uuid.UUID | None:
@@ -302,10 +334,46 @@ class Notices(OrderedProjection):
         )
 
 
-def is_stale(fact: Envelope | str) -> bool:
-    if not isinstance(fact, Envelope):
-        return False
-    return fact.occurred_at < datetime.now(fact.occurred_at.tzinfo) - STALE_AFTER
+# When a notice of an account should go out on a channel, and from what columns.
+# `choice` is the holder's choice in force when the notice's fact happened.
+CHANNEL_WANTED = {
+    "sms": "coalesce(choice.sms, true) AND r.mobile IS NOT NULL",
+    "email": "choice.email IS NOT NULL",
+}
+CHANNEL_COLUMNS = {
+    "sms": "r.mobile, NULL, n.sms_text",
+    "email": "choice.email, n.email_subject, n.email_body",
+}
+ADDRESSABLE_NOTICES = """
+    {schema}.notices n JOIN {schema}.recipients r USING (account_id)
+    LEFT JOIN LATERAL (
+        SELECT c.sms, c.email FROM {schema}.channel_choices c
+        WHERE c.account_id = n.account_id AND c.chosen_at <= n.fact_at
+        ORDER BY c.chosen_at DESC LIMIT 1) choice ON true
+"""
+OF_THE_ACCOUNT = """
+    n.account_id = %(account)s AND n.fact_at >= %(fresh)s
+    AND (%(notice)s::uuid IS NULL OR n.notice_id = %(notice)s)
+"""
+
+
+def _queue_sql(channel: str) -> str:
+    return (
+        "INSERT INTO {schema}.deliveries (notice_id, channel, address, subject, body) "
+        f"SELECT n.notice_id, '{channel}', {CHANNEL_COLUMNS[channel]} "
+        f"FROM {ADDRESSABLE_NOTICES} WHERE {OF_THE_ACCOUNT} "
+        f"AND {CHANNEL_WANTED[channel]} ON CONFLICT DO NOTHING"
+    )
+
+
+def _withdraw_sql(channel: str) -> str:
+    return (
+        f"DELETE FROM {{schema}}.deliveries d USING {ADDRESSABLE_NOTICES} "
+        f"WHERE d.notice_id = n.notice_id AND {OF_THE_ACCOUNT} "
+        f"AND d.channel = '{channel}' AND NOT ({CHANNEL_WANTED[channel]}) "
+        "AND d.state = 'pending' AND d.attempts = 0 "
+        "AND (d.claimed_until IS NULL OR d.claimed_until < now())"
+    )
 
 
 def _texts(params: dict[str, Any]) -> dict[str, str]:
@@ -324,7 +392,8 @@ class Recipients(Notices):
     """Each holder's mobile number and ID number, from identity's facts.
 
     Each fact sets its own columns, so their order does not matter and a fact
-    seen again changes nothing: no version tracking is needed.
+    seen again changes nothing: no version tracking is needed. A mobile number
+    recorded after some of the holder's notices were told lets them be texted.
     """
 
     name = "recipients"
@@ -347,6 +416,8 @@ class Recipients(Notices):
             ),
             (data["account_id"], value),
         )
+        if column == "mobile":
+            self.address_notices(cursor, data["account_id"])
 
 
 class OwnFacts(Notices):
@@ -357,29 +428,7 @@ class OwnFacts(Notices):
     def apply(self, cursor: Cursor, envelope: Envelope) -> None:
         data = envelope.data
         if envelope.type == "notification_channels_chosen":
-            if "account_id" in data:
-                cursor.execute(
-                    self._sql(
-                        "INSERT INTO {schema}.recipients (account_id, choice_id, sms, "
-                        "email) VALUES (%s, %s, %s, %s) ON CONFLICT (account_id) DO "
-                        "UPDATE SET choice_id = EXCLUDED.choice_id, sms = "
-                        "EXCLUDED.sms, email = EXCLUDED.email"
-                    ),
-                    (
-                        data["account_id"],
-                        envelope.aggregate_id,
-                        data["sms"],
-                        data["email"],
-                    ),
-                )
-            else:
-                cursor.execute(
-                    self._sql(
-                        "UPDATE {schema}.recipients SET sms = %s, email = %s "
-                        "WHERE choice_id = %s"
-                    ),
-                    (data["sms"], data["email"], envelope.aggregate_id),
-                )
+            self._record_choice(cursor, envelope)
         elif envelope.type == "deadline_overdue":
             cursor.execute(
                 self._sql(
@@ -398,6 +447,44 @@ class OwnFacts(Notices):
                 reference=data["reference"],
                 due_on=data["due_on"],
             )
+
+    def _record_choice(self, cursor: Cursor, envelope: Envelope) -> None:
+        """The holder's latest choice, and the choice with its time.
+
+        Only a holder's first choice names its account; later ones name the
+        choice. Notices of facts after this choice that were told before it was
+        handled are addressed now.
+        """
+        data = envelope.data
+        if "account_id" in data:
+            cursor.execute(
+                self._sql(
+                    "INSERT INTO {schema}.recipients (account_id, choice_id, sms, "
+                    "email) VALUES (%s, %s, %s, %s) ON CONFLICT (account_id) DO "
+                    "UPDATE SET choice_id = EXCLUDED.choice_id, sms = "
+                    "EXCLUDED.sms, email = EXCLUDED.email RETURNING account_id"
+                ),
+                (data["account_id"], envelope.aggregate_id, data["sms"], data["email"]),
+            )
+        else:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.recipients SET sms = %s, email = %s "
+                    "WHERE choice_id = %s RETURNING account_id"
+                ),
+                (data["sms"], data["email"], envelope.aggregate_id),
+            )
+        row = cursor.fetchone()
+        if row is None:
+            return
+        cursor.execute(
+            self._sql(
+                "INSERT INTO {schema}.channel_choices VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            (row[0], envelope.occurred_at, data["sms"], data["email"]),
+        )
+        self.address_notices(cursor, row[0])
 
 
 class CertificateFacts(Notices):

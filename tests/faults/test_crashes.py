@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import SCALE, SERVICES
+from tests.faults.conftest import SERVICES
 
 pytestmark = pytest.mark.faults
 
 
-# Killing notifications can show a known gap (services/notifications/README.md,
-# "Limitations"): a fact handled before its holder's account fact after a restart
-# is told in the inbox only, without its text. It runs in `make test-faults`, where
-# it fails when that happens; the everyday run skips it to stay green on that gap.
-CRASHES = [
-    pytest.param(
-        service,
-        marks=pytest.mark.skipif(
-            SCALE == 1, reason="known gap: see notifications README, Limitations"
-        ),
-    )
-    if service == "notifications"
-    else service
-    for service in SERVICES
-]
-
-
-@pytest.mark.parametrize("service", CRASHES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_a_service_killed_and_restarted_loses_no_fact_and_no_accepted_command(
     product, service
 ):

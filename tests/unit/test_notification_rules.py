@@ -1,15 +1,12 @@
-"""When holders are reminded, how a window reads, which facts are too old to text."""
+"""When holders are reminded, how a window reads, whose notice an id is."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from services.common.envelope import Envelope
 from services.common.workdays import BEIJING
 from services.notifications.views import (
-    STALE_AFTER,
-    is_stale,
     notice_id,
     reminder_time,
     window_text,
@@ -45,23 +42,6 @@ def test_a_window_reads_with_its_weekday_in_beijing_time():
     assert window_text(starts, starts + timedelta(minutes=30)) == (
         "12月8日（星期二）10:00–10:30"
     )
-
-
-def test_facts_older_than_two_days_are_not_texted_but_reminders_always_are():
-    def fact(age: timedelta) -> Envelope:
-        return Envelope(
-            event_id=uuid.uuid4(),
-            type="custody_opened",
-            version=1,
-            occurred_at=datetime.now(UTC) - age,
-            producer="distribution",
-            aggregate_id=str(uuid.uuid4()),
-            data={},
-        )
-
-    assert not is_stale(fact(timedelta(hours=1)))
-    assert is_stale(fact(STALE_AFTER + timedelta(minutes=1)))
-    assert not is_stale("booking:2026-12-08T10:00:00+08:00")
 
 
 def test_a_notice_id_is_the_same_for_the_same_fact_and_recipient_only():
