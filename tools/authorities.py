@@ -18,7 +18,10 @@ from tools.exam_authority import Broker, publish
 MINISTRY_INBOX = "ministry.reissue_batches"
 
 
-def _fact(producer: str, event_type: str, aggregate_id: str, data: dict) -> dict:
+def fact(
+    producer: str, event_type: str, aggregate_id: str, data: Any, **envelope: Any
+) -> dict[str, Any]:
+    """An envelope as an outside system writes it; `envelope` overrides fields."""
     return {
         "event_id": str(uuid.uuid4()),
         "type": event_type,
@@ -27,6 +30,7 @@ def _fact(producer: str, event_type: str, aggregate_id: str, data: dict) -> dict
         "producer": producer,
         "aggregate_id": aggregate_id,
         "data": data,
+        **envelope,
     }
 
 
@@ -34,7 +38,7 @@ def batch_arrived_message(
     period: str, certificate_numbers: list[str], arrived_at: datetime | None = None
 ) -> dict[str, Any]:
     """The ministry's printed reissued certificates of `period` reached Xinjiang."""
-    return _fact(
+    return fact(
         "ministry",
         "batch_arrived",
         f"reissue-batch-{period}",
@@ -50,7 +54,7 @@ def ecert_signed_message(
     producer: str, certificate_number: str, signed_at: datetime | None = None
 ) -> dict[str, Any]:
     """`producer` is "industry_authority" or "health_commission"."""
-    return _fact(
+    return fact(
         producer,
         "ecert_signed",
         certificate_number,
@@ -88,7 +92,7 @@ def certificates_printed_message(
     batch: str, certificate_numbers: list[str], arrived_at: datetime | None = None
 ) -> dict[str, Any]:
     """A batch of first-issue national certificates the ministry printed arrived."""
-    return _fact(
+    return fact(
         "ministry",
         "certificates_printed",
         f"printed-batch-{batch}",

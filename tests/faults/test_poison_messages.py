@@ -25,7 +25,8 @@ import requests
 
 from services.common.auth import Role, TokenIssuer
 from tests.support.infrastructure import eventually, secret_files
-from tests.support.poison import RunningProduct, dead_letter_of, fact, publish_raw
+from tests.support.poison import RunningProduct, dead_letter_of, publish_raw
+from tools.authorities import fact
 from tools.exam_authority import id_number, results_message, sample_candidates
 
 pytestmark = pytest.mark.faults

@@ -28,7 +28,8 @@ from jsonschema import Draft202012Validator
 
 from services.common.envelope import ContractViolation, parse_message
 from tests.support.infrastructure import eventually
-from tests.support.poison import RunningProduct, fact, publish_raw
+from tests.support.poison import RunningProduct, publish_raw
+from tools.authorities import fact
 from tools.exam_authority import results_message, sample_candidates
 
 pytestmark = pytest.mark.security

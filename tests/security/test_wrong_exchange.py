@@ -22,9 +22,9 @@ from tests.support.poison import (
     ROUTED,
     RunningProduct,
     dead_letter_of,
-    fact,
     publish_raw,
 )
+from tools.authorities import fact
 from tools.exam_authority import results_message, sample_candidates
 
 pytestmark = pytest.mark.security

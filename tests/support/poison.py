@@ -12,7 +12,6 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,22 +112,6 @@ class RunningProduct:
             re.MULTILINE,
         )
         return sum(float(value) for value in pattern.findall(text))
-
-
-def fact(
-    producer: str, event_type: str, aggregate_id: str, data: Any, **envelope: Any
-) -> dict[str, Any]:
-    """An envelope as an outside system writes it; `envelope` overrides fields."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": event_type,
-        "version": 1,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "producer": producer,
-        "aggregate_id": aggregate_id,
-        "data": data,
-        **envelope,
-    }
 
 
 @dataclass(frozen=True)
