@@ -1,6 +1,6 @@
 // The page frame: routes, the menu, and small helpers every page uses.
 
-import { ApiError, hasRole, session } from "./api.js";
+import { ApiError, api, hasRole, session } from "./api.js";
 
 const routes = new Map();
 const menu = [];
@@ -46,6 +46,60 @@ export function errorBox(error) {
 
 export function okBox(text) {
   return h("div", { class: "message ok", role: "status" }, text);
+}
+
+// A confirmation to show on the page drawn next (after an action redraws it).
+let flash = null;
+
+export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A page's title, with the confirmation of the action that led to it.
+export function heading(main, title) {
+  main.append(h("h1", {}, title));
+  if (flash) main.append(okBox(flash));
+  flash = null;
+}
+
+export function redraw(hash, message) {
+  flash = message;
+  navigate(hash);
+}
+
+// Lists are read models a moment behind the change just made: read again until
+// the change shows, for a few seconds at most.
+export async function settled(read, done, tries = 16) {
+  for (let attempt = 0; ; attempt += 1) {
+    const answer = await read();
+    if (done(answer) || attempt >= tries) return answer;
+    await pause(500);
+  }
+}
+
+// Where holders and staff read their notices, and mark one read.
+export const HOLDER_INBOX = { hash: "#/inbox", read: "/v1/me/notices", cardClass: "notice" };
+export const STAFF_INBOX = { hash: "#/staff/inbox", read: "/v1/staff/notices", cardClass: "staff-notice" };
+
+export function noticeCard(notice, inbox) {
+  const card = h(
+    "section",
+    {
+      class: `card ${inbox.cardClass}${notice.read ? "" : " unread"}`,
+      id: `notice-${notice.notice_id}`,
+      dataset: { kind: notice.kind, read: String(notice.read) },
+    },
+    h("h2", {}, notice.title),
+    h("p", { class: "muted" }, dateTime(notice.created_at)),
+    h("p", {}, notice.body),
+  );
+  if (!notice.read) {
+    const markRead = () =>
+      attempt(card, async () => {
+        await api("POST", `${inbox.read}/${notice.notice_id}/read`);
+        redraw(inbox.hash, null);
+      });
+    card.append(h("button", { type: "button", class: "secondary", onclick: markRead }, "标为已读"));
+  }
+  return card;
 }
 
 // Run an action from a form or button; show its error in `where`.

@@ -3,7 +3,7 @@
 // certificate chosen on one page reaches the next in memory, never in the address.
 
 import { ApiError, api } from "./api.js";
-import { attempt, dateTime, field, guide, h, menuItem, navigate, okBox, route, values } from "./app.js";
+import { HOLDER_INBOX, attempt, dateTime, field, guide, h, heading, menuItem, navigate, noticeCard, okBox, pause, redraw, route, settled, values } from "./app.js";
 
 const HOLDER = ["applicant"];
 
@@ -19,33 +19,8 @@ const WEEKDAYS = "日一二三四五六";
 
 // The certificate a holder picked on "我的证书", for the page it leads to.
 let chosen = null;
-// A confirmation to show on the page drawn next (after an action redraws it).
-let flash = null;
-
 // DOM append() would show false or null as text; h() already leaves them out.
 const present = (...nodes) => nodes.filter(Boolean);
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function heading(main, title) {
-  main.append(h("h1", {}, title));
-  if (flash) main.append(okBox(flash));
-  flash = null;
-}
-
-function redraw(hash, message) {
-  flash = message;
-  navigate(hash);
-}
-
-// Lists are read models a moment behind the change just made: read again until
-// the change shows, for a few seconds at most.
-async function settled(read, done, tries = 16) {
-  for (let attempt = 0; ; attempt += 1) {
-    const answer = await read();
-    if (done(answer) || attempt >= tries) return answer;
-    await pause(500);
-  }
-}
 
 function day(iso) {
   const [year, month, date] = iso.slice(0, 10).split("-").map(Number);
@@ -920,41 +895,13 @@ route(
         "div",
         { id: "notices" },
         notices.length === 0 && h("p", { class: "muted" }, "还没有消息。"),
-        notices.map(noticeCard),
+        notices.map((notice) => noticeCard(notice, HOLDER_INBOX)),
       ),
       channelsForm(channels),
     );
   },
   { roles: HOLDER },
 );
-
-function noticeCard(notice) {
-  const card = h(
-    "section",
-    { class: `card notice${notice.read ? "" : " unread"}`, id: `notice-${notice.notice_id}`, dataset: { kind: notice.kind, read: String(notice.read) } },
-    h("h2", {}, notice.title),
-    h("p", { class: "muted" }, dateTime(notice.created_at)),
-    h("p", {}, notice.body),
-  );
-  if (!notice.read) {
-    card.append(
-      h(
-        "button",
-        {
-          type: "button",
-          class: "secondary",
-          onclick: () =>
-            attempt(card, async () => {
-              await api("POST", `/v1/me/notices/${notice.notice_id}/read`);
-              redraw("#/inbox", null);
-            }),
-        },
-        "标为已读",
-      ),
-    );
-  }
-  return card;
-}
 
 function channelsForm(channels) {
   const form = h(

@@ -3,7 +3,7 @@
 // addresses carry at most an application's id, a day, a month or a deadline kind.
 
 import { api, hasRole } from "./api.js";
-import { attempt, dateTime, field, h, menuItem, navigate, okBox, route } from "./app.js";
+import { STAFF_INBOX, attempt, dateTime, field, h, heading, menuItem, navigate, noticeCard, redraw, route, settled } from "./app.js";
 
 const REVIEWER = ["reviewer"];
 const COUNTER = ["counter_clerk"];
@@ -39,31 +39,6 @@ const DEADLINE_KINDS = {
   mail_shipment: "证书邮寄寄出",
   reissue_sync: "补发证书数据同步",
 };
-
-// A confirmation to show on the page drawn next (after an action redraws it).
-let flash = null;
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function heading(main, title) {
-  main.append(h("h1", {}, title));
-  if (flash) main.append(okBox(flash));
-  flash = null;
-}
-
-function redraw(hash, message) {
-  flash = message;
-  navigate(hash);
-}
-
-// Staff lists are read models a moment behind the step just recorded: read again
-// until the step shows, for a few seconds at most.
-async function settled(read, done, tries = 16) {
-  for (let attempt = 0; ; attempt += 1) {
-    const answer = await read();
-    if (done(answer) || attempt >= tries) return answer;
-    await pause(500);
-  }
-}
 
 // Today and this month in Beijing, which the centre's dates are written in.
 const today = () => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
@@ -827,36 +802,8 @@ route(
     heading(main, unread ? `工作消息（${unread} 条未读）` : "工作消息");
     main.append(
       h("p", { class: "muted" }, "发给本岗位的消息：一人标为已读，同岗位的人都看到已读。"),
-      h("div", { id: "staff-notices" }, notices.length === 0 && empty("还没有消息。"), notices.map(staffNotice)),
+      h("div", { id: "staff-notices" }, notices.length === 0 && empty("还没有消息。"), notices.map((notice) => noticeCard(notice, STAFF_INBOX))),
     );
   },
   { roles: STAFF },
 );
-
-function staffNotice(notice) {
-  const card = h(
-    "section",
-    { class: `card staff-notice${notice.read ? "" : " unread"}`, id: `notice-${notice.notice_id}`, dataset: { kind: notice.kind, read: String(notice.read) } },
-    h("h2", {}, notice.title),
-    h("p", { class: "muted" }, dateTime(notice.created_at)),
-    h("p", {}, notice.body),
-  );
-  if (!notice.read) {
-    card.append(
-      h(
-        "button",
-        {
-          type: "button",
-          class: "secondary",
-          onclick: () =>
-            attempt(card, async () => {
-              await api("POST", `/v1/staff/notices/${notice.notice_id}/read`);
-              redraw("#/staff/inbox", null);
-            }),
-        },
-        "标为已读",
-      ),
-    );
-  }
-  return card;
-}
