@@ -55,6 +55,7 @@ from services.common.errors import (
     Unavailable,
 )
 from services.common.health import Health, Readiness, not_ready_message
+from services.common.session_ends import EndedSessions, SessionEndsRecord
 from services.common.web import PUBLIC, api, caller_of, json_body, metrics_response
 from services.common.workdays import BEIJING, WorkingCalendar
 
@@ -139,6 +140,12 @@ class CertificatesService:
     reissues: CertificateReissues = ReadModel(CertificateReissues)
     signer: ElectronicCertificates = CentreSigner()
     attempts: VerificationAttempts = Attempts()
+    ended_sessions: EndedSessions = SessionEndsRecord()
+
+    @fact_handler("certificates.sessions", expected_exceptions=ContractViolation)
+    def end_sessions(self, envelope: Envelope) -> str:
+        """From identity: refuse the access tokens of these sessions from now on."""
+        return self.ended_sessions.record(envelope)
 
     @fact_handler("certificates.exam_results", expected_exceptions=ContractViolation)
     def record_exam_results(self, envelope: Envelope) -> None:

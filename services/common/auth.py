@@ -2,7 +2,10 @@
 
 Tokens are JWTs signed with Ed25519: identity holds the private key, the others
 only the public key, so no service but identity can mint one, and no request needs
-a call to identity. Tokens carry the account id and roles, never personal data.
+a call to identity. Tokens carry the account id, roles and sign-in session, never
+personal data. A session that ends (sign-out, a password change) is announced by
+identity's `sessions_ended` fact; each service refuses its tokens from then on
+(see session_ends.py).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Role:
 class Caller:
     account_id: uuid.UUID
     roles: frozenset[str]
+    # The sign-in session the token was issued for.
+    session_id: uuid.UUID | None = None
 
     def may(self, admitted: frozenset[str]) -> bool:
         return bool(self.roles & admitted)
@@ -52,11 +57,18 @@ class TokenIssuer:
             raise ValueError("the token signing key must be an Ed25519 private key")
         self._key = key
 
-    def access_token(self, account_id: uuid.UUID, roles: frozenset[str]) -> str:
+    def access_token(
+        self,
+        account_id: uuid.UUID,
+        roles: frozenset[str],
+        session_id: uuid.UUID | None = None,
+    ) -> str:
+        """A token for one sign-in session; without one, a session of its own."""
         now = datetime.now(UTC)
         claims = {
             "iss": ISSUER,
             "sub": str(account_id),
+            "sid": str(session_id or uuid.uuid4()),
             "roles": sorted(roles),
             "iat": now,
             "exp": now + ACCESS_TOKEN_LIFETIME,
@@ -83,7 +95,14 @@ class TokenVerifier:
                 issuer=ISSUER,
                 options={"require": ["exp", "iat", "sub", "iss"]},
             )
-            return Caller(uuid.UUID(claims["sub"]), frozenset(claims.get("roles", ())))
+            # Tokens issued before sessions were named have no `sid`; they
+            # expire within ACCESS_TOKEN_LIFETIME of a deployment.
+            session = claims.get("sid")
+            return Caller(
+                uuid.UUID(claims["sub"]),
+                frozenset(claims.get("roles", ())),
+                uuid.UUID(str(session)) if session is not None else None,
+            )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token_expired", "登录已过期，请重新登录。") from None
         except (jwt.InvalidTokenError, ValueError, KeyError):

@@ -27,6 +27,15 @@ PRODUCERS = (
     "postal_service",
 )
 
+# Our services; each answers HTTP with access tokens.
+SERVICES_WITH_API = (
+    "identity",
+    "certificates",
+    "reissue",
+    "distribution",
+    "notifications",
+)
+
 # Redeliveries a quorum queue allows before it dead-letters a message on its own.
 # Handler failures are counted by the consumer (see consuming.py); this limit only
 # catches messages whose handling crashes the whole process.
@@ -237,6 +246,16 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
             queue="notifications.views",
             producer="notifications",
             types=("notification_channels_chosen", "deadline_overdue"),
+        ),
+        # Every service that answers HTTP refuses the access tokens of ended
+        # sessions: each keeps its own record of them (see session_ends.py).
+        *(
+            Subscription(
+                queue=f"{service}.sessions",
+                producer="identity",
+                types=("sessions_ended",),
+            )
+            for service in SERVICES_WITH_API
         ),
         # The ministry's own inbox: each closed monthly batch, for it to print.
         Subscription(

@@ -25,7 +25,8 @@ from werkzeug.wrappers import Request, Response
 
 from services.common.auth import Caller, TokenVerifier, admit
 from services.common.dependencies import settings_of
-from services.common.errors import Invalid, Refusal, Unavailable
+from services.common.errors import Invalid, Refusal, Unauthenticated, Unavailable
+from services.common.session_ends import SessionEnds
 from services.common.workdays import CalendarYearNotCovered
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class JsonWebServer(WebServer):
 
 class ApiHandler(HttpRequestHandler):
     server = JsonWebServer()
+    session_ends = SessionEnds()
 
     def __init__(self, method: str, url: str, roles: frozenset[str], **kwargs: Any):
         self.roles = frozenset(roles)
@@ -135,6 +137,8 @@ class ApiHandler(HttpRequestHandler):
                 request.caller = self.verifier.caller(
                     request.headers.get("Authorization")
                 )
+                if self.session_ends.sessions.has_ended(request.caller):
+                    raise Unauthenticated("session_ended", "您已退出登录，请重新登录。")
                 admit(request.caller, self.roles)
             except Refusal as refusal:
                 return refusal_response(refusal)

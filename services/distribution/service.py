@@ -26,6 +26,7 @@ from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Forbidden, Invalid, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
 from services.common.schedule import ScheduledJobs
+from services.common.session_ends import EndedSessions, SessionEndsRecord
 from services.common.web import (
     PUBLIC,
     api,
@@ -87,7 +88,14 @@ class DistributionService:
     accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
     jobs: ScheduledJobs = Schedule()
 
+    ended_sessions: EndedSessions = SessionEndsRecord()
+
     # --- facts from elsewhere -------------------------------------------------------
+
+    @fact_handler("distribution.sessions", expected_exceptions=ContractViolation)
+    def end_sessions(self, envelope: Envelope) -> str:
+        """From identity: refuse the access tokens of these sessions from now on."""
+        return self.ended_sessions.record(envelope)
 
     @fact_handler("distribution.certificates", expected_exceptions=ContractViolation)
     def keep_paper_certificate(self, envelope: Envelope) -> str:

@@ -105,16 +105,24 @@ class Accounts:
         self.sessions.forget_failures(f"account:{account.id}")
         if needs_rehash(account.password_hash):
             self.app.change_password(account.id, hash_password(password))
-        return self._tokens(account)
+        return self._tokens(account, uuid.uuid4())
 
     def refresh(self, refresh_token: str) -> Tokens:
         outcome = self.sessions.use(refresh_token)
-        if outcome.account_id is None:
+        if outcome.replayed:
+            self.app.end_sessions(
+                outcome.account_id, outcome.ended_sessions, "refresh_token_reused"
+            )
+        if outcome.session_id is None:
             raise Unauthenticated("refresh_token_invalid", "登录已失效，请重新登录。")
-        return self._tokens(self.app.account(outcome.account_id))
+        account = self.app.account(outcome.account_id)
+        return self._tokens(account, outcome.session_id)
 
     def sign_out(self, refresh_token: str) -> None:
-        self.sessions.revoke(refresh_token)
+        ended = self.sessions.revoke(refresh_token)
+        if ended is not None:
+            account_id, session_id = ended
+            self.app.end_sessions(account_id, (session_id,), "signed_out")
 
     def change_password(
         self, account_id: uuid.UUID, current_password: str, new_password: str
@@ -123,8 +131,8 @@ class Accounts:
         if not password_matches(account.password_hash, current_password):
             raise Invalid("wrong_password", "当前密码不正确。")
         check_strength(new_password, account.mobile)
-        self.app.change_password(account_id, hash_password(new_password))
-        self.sessions.revoke_all(account_id)
+        ended = self.sessions.revoke_all(account_id)
+        self.app.change_password(account_id, hash_password(new_password), ended)
 
     def profile(self, account_id: uuid.UUID) -> dict[str, Any]:
         account = self.app.account(account_id)
@@ -148,9 +156,10 @@ class Accounts:
             raise _locked(self.app.account(account.id))
         raise Unauthenticated(*WRONG_CREDENTIALS)
 
-    def _tokens(self, account: Account) -> Tokens:
-        access = self.issuer.access_token(account.id, frozenset(account.roles))
-        return Tokens(access, self.sessions.issue(account.id))
+    def _tokens(self, account: Account, session_id: uuid.UUID) -> Tokens:
+        roles = frozenset(account.roles)
+        access = self.issuer.access_token(account.id, roles, session_id)
+        return Tokens(access, self.sessions.issue(account.id, session_id))
 
 
 def checked_credentials(mobile: str, password: str) -> str:

@@ -74,9 +74,24 @@ class IdentityApplication(ServiceApplication):
                 "该证件号码已在另一个账号完成实名认证。如非本人操作，请联系中心。",
             ) from None
 
-    def change_password(self, account_id: uuid.UUID, password_hash: str) -> None:
+    def change_password(
+        self,
+        account_id: uuid.UUID,
+        password_hash: str,
+        ended_sessions: tuple[uuid.UUID, ...] = (),
+    ) -> None:
+        """A new password, and the end of the sessions signed in with the old one."""
         account = self.account(account_id)
         account.change_password(password_hash)
+        if ended_sessions:
+            account.end_sessions(_ids(ended_sessions), "password_changed")
+        self.save(account)
+
+    def end_sessions(
+        self, account_id: uuid.UUID, session_ids: tuple[uuid.UUID, ...], reason: str
+    ) -> None:
+        account = self.account(account_id)
+        account.end_sessions(_ids(session_ids), reason)
         self.save(account)
 
     def lock(self, account_id: uuid.UUID, until: datetime) -> None:
@@ -92,6 +107,10 @@ class IdentityApplication(ServiceApplication):
             return self.repository.get(self._claim(kind, value))
         except AggregateNotFoundError:
             return None
+
+
+def _ids(session_ids: tuple[uuid.UUID, ...]) -> list[str]:
+    return [str(session_id) for session_id in session_ids]
 
 
 def publication(domain_event: DomainEventProtocol) -> Publication | None:
@@ -118,6 +137,16 @@ def publication(domain_event: DomainEventProtocol) -> Publication | None:
         )
     if isinstance(domain_event, Account.PasswordChanged):
         return Publication("password_changed", 1, {"account_id": account_id})
+    if isinstance(domain_event, Account.SessionsEnded):
+        return Publication(
+            "sessions_ended",
+            1,
+            {
+                "account_id": account_id,
+                "session_ids": domain_event.session_ids,
+                "reason": domain_event.reason,
+            },
+        )
     if isinstance(domain_event, Account.Locked):
         return Publication(
             "account_locked",

@@ -52,6 +52,10 @@ class Account(Aggregate):
     def lock(self, until: datetime) -> None:
         self.locked_until = until
 
+    @event("SessionsEnded")
+    def end_sessions(self, session_ids: list[str], reason: str) -> None:
+        """Sign-in sessions ended; kept as a fact so every service hears of it."""
+
 
 class Claim(Aggregate):
     """A value that only one account may hold: a mobile number, a verified ID.

@@ -8,10 +8,13 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.common.auth import Role, TokenIssuer
+from services.common.consuming import fact_handler
 from services.common.db import ensure_schema, open_pool, schema_lock
 from services.common.dependencies import CallContext, EventStore, settings_of
+from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Unavailable
 from services.common.health import Health, Readiness, not_ready_message
+from services.common.session_ends import EndedSessions, SessionEndsRecord
 from services.common.web import (
     PUBLIC,
     api,
@@ -98,6 +101,12 @@ class IdentityService:
     call_context = CallContext()
     health: Health = Readiness()
     accounts: Accounts = AccountsProvider()
+    ended_sessions: EndedSessions = SessionEndsRecord()
+
+    @fact_handler("identity.sessions", expected_exceptions=ContractViolation)
+    def end_sessions(self, envelope: Envelope) -> str:
+        """From identity: refuse the access tokens of these sessions from now on."""
+        return self.ended_sessions.record(envelope)
 
     @api("POST", "/v1/accounts", roles=PUBLIC)
     def register(self, request: Request) -> Response:

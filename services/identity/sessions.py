@@ -1,9 +1,12 @@
 """Refresh tokens and failed sign-ins, kept in PostgreSQL beside the event store.
 
-Refresh tokens are stored only as SHA-256 hashes. Each use replaces the token
-(rotation); presenting a token that was already replaced revokes every token of
-its account, since it means the token was copied. Failed sign-ins are counted per
-account and per client address over a sliding window, shared by all replicas.
+Refresh tokens are stored only as SHA-256 hashes. A sign-in starts a session;
+each use of its refresh token replaces the token (rotation) within the same
+session; presenting a token that was already replaced revokes every token of its
+account, since it means the token was copied. Whatever ends sessions returns
+their ids, for identity to announce them to every service. Failed sign-ins are
+counted per account and per client address over a sliding window, shared by all
+replicas.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ FAILURE_WINDOW = timedelta(minutes=15)
 @dataclass(frozen=True)
 class RefreshOutcome:
     account_id: uuid.UUID | None
-    replayed: bool = False
+    session_id: uuid.UUID | None = None
+    # A replaced token was presented: these sessions of the account were ended.
+    ended_sessions: tuple[uuid.UUID, ...] = ()
+
+    @property
+    def replayed(self) -> bool:
+        return bool(self.ended_sessions)
 
 
 class SessionStore:
@@ -42,6 +51,8 @@ class SessionStore:
                         account_id uuid NOT NULL,
                         expires_at timestamptz NOT NULL,
                         replaced_at timestamptz);
+                    ALTER TABLE {schema}.refresh_tokens
+                        ADD COLUMN IF NOT EXISTS session_id uuid;
                     CREATE INDEX IF NOT EXISTS refresh_tokens_account
                         ON {schema}.refresh_tokens (account_id);
                     CREATE TABLE IF NOT EXISTS {schema}.sign_in_failures (
@@ -53,12 +64,20 @@ class SessionStore:
                 )
             )
 
-    def issue(self, account_id: uuid.UUID) -> str:
+    def issue(self, account_id: uuid.UUID, session_id: uuid.UUID) -> str:
         token = secrets.token_urlsafe(32)
         with self.pool.connection() as conn:
             conn.execute(
-                self._sql("INSERT INTO {schema}.refresh_tokens VALUES (%s, %s, %s)"),
-                (_hash(token), account_id, datetime.now(UTC) + REFRESH_TOKEN_LIFETIME),
+                self._sql(
+                    "INSERT INTO {schema}.refresh_tokens (token_hash, account_id, "
+                    "expires_at, session_id) VALUES (%s, %s, %s, %s)"
+                ),
+                (
+                    _hash(token),
+                    account_id,
+                    datetime.now(UTC) + REFRESH_TOKEN_LIFETIME,
+                    session_id,
+                ),
             )
         return token
 
@@ -69,12 +88,13 @@ class SessionStore:
                 self._sql(
                     "UPDATE {schema}.refresh_tokens SET replaced_at = now() "
                     "WHERE token_hash = %s AND replaced_at IS NULL "
-                    "AND expires_at > now() RETURNING account_id"
+                    "AND expires_at > now() RETURNING account_id, session_id"
                 ),
                 (_hash(token),),
             ).fetchone()
             if row is not None:
-                return RefreshOutcome(row[0])
+                # Tokens issued before sessions were named start one now.
+                return RefreshOutcome(row[0], row[1] or uuid.uuid4())
             spent = conn.execute(
                 self._sql(
                     "SELECT account_id FROM {schema}.refresh_tokens "
@@ -84,28 +104,39 @@ class SessionStore:
             ).fetchone()
         if spent is None:
             return RefreshOutcome(None)
-        self.revoke_all(spent[0])
-        return RefreshOutcome(None, replayed=True)
+        return RefreshOutcome(spent[0], ended_sessions=self.revoke_all(spent[0]))
 
-    def revoke(self, token: str) -> None:
+    def revoke(self, token: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """End the token's session: its account and session, if it was current."""
         with self.pool.connection() as conn:
-            conn.execute(
+            row = conn.execute(
                 self._sql(
                     "UPDATE {schema}.refresh_tokens SET replaced_at = now() "
-                    "WHERE token_hash = %s AND replaced_at IS NULL"
+                    "WHERE token_hash = %s AND replaced_at IS NULL "
+                    "RETURNING account_id, session_id"
                 ),
                 (_hash(token),),
-            )
+            ).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return row[0], row[1]
 
-    def revoke_all(self, account_id: uuid.UUID) -> None:
+    def revoke_all(self, account_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+        """End every open session of the account; their ids.
+
+        Each open session has exactly one current refresh token, so the tokens
+        revoked here name every session whose access tokens may still be in use.
+        """
         with self.pool.connection() as conn:
-            conn.execute(
+            rows = conn.execute(
                 self._sql(
                     "UPDATE {schema}.refresh_tokens SET replaced_at = now() "
-                    "WHERE account_id = %s AND replaced_at IS NULL"
+                    "WHERE account_id = %s AND replaced_at IS NULL "
+                    "RETURNING session_id"
                 ),
                 (account_id,),
-            )
+            ).fetchall()
+        return tuple(sorted({row[0] for row in rows if row[0] is not None}))
 
     def record_failure(self, *subjects: str) -> None:
         with self.pool.connection() as conn, conn.cursor() as cursor:

@@ -28,6 +28,7 @@ from services.common.envelope import ContractViolation, Envelope
 from services.common.errors import Invalid, NotFound, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
 from services.common.schedule import ScheduledJobs
+from services.common.session_ends import EndedSessions, SessionEndsRecord
 from services.common.settings import Settings
 from services.common.web import PUBLIC, api, caller_of, json_body, metrics_response
 from services.common.workdays import BEIJING, WorkingCalendar
@@ -147,7 +148,14 @@ class NotificationsService:
     outbox: Dispatcher = Outbox()
     jobs: ScheduledJobs = Schedule()
 
+    ended_sessions: EndedSessions = SessionEndsRecord()
+
     # --- facts ----------------------------------------------------------------------
+
+    @fact_handler("notifications.sessions", expected_exceptions=ContractViolation)
+    def end_sessions(self, envelope: Envelope) -> str:
+        """From identity: refuse the access tokens of these sessions from now on."""
+        return self.ended_sessions.record(envelope)
 
     @fact_handler("notifications.accounts", expected_exceptions=ContractViolation)
     def know_recipient(self, envelope: Envelope) -> str:

@@ -36,6 +36,7 @@ from services.common.envelope import (
 from services.common.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from services.common.health import Health, Readiness, not_ready_message
 from services.common.schedule import ScheduledJobs
+from services.common.session_ends import EndedSessions, SessionEndsRecord
 from services.common.web import (
     PUBLIC,
     api,
@@ -132,7 +133,14 @@ class ReissueService:
     accounts: VerifiedAccounts = ReadModel(VerifiedAccounts)
     jobs: ScheduledJobs = Schedule()
 
+    ended_sessions: EndedSessions = SessionEndsRecord()
+
     # --- facts from elsewhere -------------------------------------------------------
+
+    @fact_handler("reissue.sessions", expected_exceptions=ContractViolation)
+    def end_sessions(self, envelope: Envelope) -> str:
+        """From identity: refuse the access tokens of these sessions from now on."""
+        return self.ended_sessions.record(envelope)
 
     @fact_handler("reissue.certificates", expected_exceptions=ContractViolation)
     def know_certificate(self, envelope: Envelope) -> str:

@@ -16,9 +16,9 @@ after five failed sign-ins and the per-address limit on failed sign-ins
 test_failed_sign_ins_are_limited_per_client_address). tests/e2e/
 test_certificate_lifecycle.py limits guessing on verification by number and name.
 
-Access tokens are not revoked by signing out: by the product's documented design
-(docs/openapi/identity.yaml, sign-out) a token stays valid until it expires, so
-this module pins that lifetime at 15 minutes instead.
+Ending a session (signing out, changing the password, a refresh token used twice)
+makes every service refuse that session's access tokens with `session_ended`,
+while the account's other sessions go on; tokens live at most 15 minutes anyway.
 
 Guessing tests send from their own loopback address (127.0.0.2 and up), so the
 limits they reach do not touch other tests' callers.
@@ -43,8 +43,8 @@ from requests.adapters import HTTPAdapter
 from services.certificates.verification import FAILURES_PER_ADDRESS
 from services.common.auth import new_signing_key_pair
 from tests.security.conftest import RunningSystem
-from tests.support.holders import Holder, certificates_of, new_mobile
-from tests.support.infrastructure import secret_files
+from tests.support.holders import PASSWORD, Holder, certificates_of, new_mobile
+from tests.support.infrastructure import eventually, secret_files
 from tools.exam_authority import sample_candidates
 
 pytestmark = pytest.mark.security
@@ -203,33 +203,105 @@ def test_an_access_token_is_not_accepted_as_a_refresh_token(
     )
 
 
-def test_an_access_token_outlives_sign_out_by_at_most_fifteen_minutes(
+def _session_of(system: RunningSystem, mobile: str | None = None) -> Holder:
+    """A holder signed in once more: a session of its own, with its own tokens."""
+    holder = Holder(system.services["identity"].url, mobile or new_mobile())
+    if mobile is None:
+        assert holder.register().status_code == 201
+    assert holder.sign_in().status_code == 200
+    return holder
+
+
+def _answers(system: RunningSystem, session: Holder) -> dict[str, tuple[int, str]]:
+    return {
+        service: _status_and_code(
+            requests.get(
+                system.services[service].url + path, headers=session.auth, timeout=20
+            )
+        )
+        for service, path in ENDPOINTS.items()
+    }
+
+
+def _refused_everywhere(system: RunningSystem, session: Holder):
+    """Each service's answer once all refuse the session's token as ended."""
+    ended = dict.fromkeys(ENDPOINTS, (401, "session_ended"))
+
+    def answers() -> dict | None:
+        found = _answers(system, session)
+        return found if found == ended else None
+
+    return eventually(answers, timeout=20, what="every service to refuse the token")
+
+
+def test_signing_out_ends_that_sessions_access_tokens_at_every_service(
     shared_system: RunningSystem,
 ):
-    identity = shared_system.services["identity"].url
-    holder = Holder(identity, new_mobile())
-    holder.register()
-    holder.sign_in()
-    claims = jwt.decode(holder.access_token, options={"verify_signature": False})
+    leaving = _session_of(shared_system)
+    staying = _session_of(shared_system, leaving.mobile)
+    claims = jwt.decode(leaving.access_token, options={"verify_signature": False})
 
-    signed_out = holder.post(
-        "/v1/sessions/sign-out", {"refresh_token": holder.refresh_token}
+    signed_out = leaving.post(
+        "/v1/sessions/sign-out", {"refresh_token": leaving.refresh_token}
     )
-    renewed = holder.post(
-        "/v1/sessions/refresh", {"refresh_token": holder.refresh_token}
+    refused = _refused_everywhere(shared_system, leaving)
+    other = _answers(shared_system, staying)
+    # Last, since presenting a revoked refresh token ends every session.
+    renewed = leaving.post(
+        "/v1/sessions/refresh", {"refresh_token": leaving.refresh_token}
     )
 
-    lifetime = claims["exp"] - claims["iat"]
     print(
         f"sign-out {signed_out.status_code}; renewal {renewed.status_code}; "
-        f"access token lives {lifetime}s"
+        f"the ended session's token: {refused}; the other session's: {other}; "
+        f"tokens live {claims['exp'] - claims['iat']}s"
     )
     assert signed_out.status_code == 204
     assert (renewed.status_code, renewed.json()["error"]["code"]) == (
         401,
         "refresh_token_invalid",
     )
-    assert 0 < lifetime <= 15 * 60
+    assert all(status != 401 for status, _ in other.values()), other
+    assert 0 < claims["exp"] - claims["iat"] <= 15 * 60
+
+
+def test_a_password_change_ends_every_session_of_the_account(
+    shared_system: RunningSystem,
+):
+    here = _session_of(shared_system)
+    elsewhere = _session_of(shared_system, here.mobile)
+
+    changed = here.post(
+        "/v1/me/password",
+        {"current_password": PASSWORD, "new_password": "Kunlun-Pamir-Glacier-2026"},
+        here.auth,
+    )
+    refused = [_refused_everywhere(shared_system, s) for s in (here, elsewhere)]
+
+    print(f"password change {changed.status_code}; both sessions' tokens: {refused}")
+    assert changed.status_code == 204
+
+
+def test_a_refresh_token_used_twice_ends_every_session_of_the_account(
+    shared_system: RunningSystem,
+):
+    holder = _session_of(shared_system)
+    copied = holder.refresh_token
+    first = holder.post("/v1/sessions/refresh", {"refresh_token": copied})
+    holder.access_token = first.json()["access_token"]
+
+    again = holder.post("/v1/sessions/refresh", {"refresh_token": copied})
+    refused = _refused_everywhere(shared_system, holder)
+
+    print(
+        f"first use {first.status_code}, second use {again.status_code}; "
+        f"the renewed token: {refused}"
+    )
+    assert first.status_code == 200
+    assert (again.status_code, again.json()["error"]["code"]) == (
+        401,
+        "refresh_token_invalid",
+    )
 
 
 class FromAddress(HTTPAdapter):

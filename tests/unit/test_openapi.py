@@ -69,6 +69,7 @@ TOKEN_REFUSALS = {
     "authentication_required": UNAUTHENTICATED,
     "token_invalid": UNAUTHENTICATED,
     "token_expired": UNAUTHENTICATED,
+    "session_ended": UNAUTHENTICATED,
     "role_not_allowed": str(errors.Forbidden.status),
 }
 BODY_REFUSALS = {
