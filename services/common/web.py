@@ -3,8 +3,9 @@
 `api(method, url, roles=...)` replaces Nameko's `http`: every entrypoint declares
 the roles it admits (or `PUBLIC`), the caller's token is checked before a worker
 starts, and every failure becomes a JSON answer with a stable code, including a
-path or method that does not exist. An unexpected error answers 500 with code
-`internal_error`, never a stack trace.
+path or method that does not exist. A database that cannot be reached answers
+503 `database_unavailable`, so the caller knows to try again; any other unexpected
+error answers 500 `internal_error`, never a stack trace.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import logging
 import uuid
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from jsonschema import Draft202012Validator
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, Map
 from werkzeug.wrappers import Request, Response
@@ -30,6 +35,15 @@ from services.common.session_ends import SessionEnds
 from services.common.workdays import CalendarYearNotCovered
 
 log = logging.getLogger(__name__)
+
+# The database could not be reached or its connection broke: the caller may try
+# again in a moment, which an `internal_error` would not tell them.
+DATABASE_UNREACHABLE = (
+    psycopg.OperationalError,
+    PoolTimeout,
+    StoreOperationalError,
+    StoreInterfaceError,
+)
 
 PUBLIC: frozenset[str] = frozenset()
 
@@ -159,6 +173,16 @@ class ApiHandler(HttpRequestHandler):
                     "calendar_year_missing",
                     f"{exc.year} 年的工作日安排尚未录入，暂时无法办理，请稍后再试。",
                 )
+            )
+        if isinstance(exc, DATABASE_UNREACHABLE):
+            log.warning(
+                "database unreachable answering %s %s: %s",
+                self.method,
+                self.url,
+                type(exc).__name__,
+            )
+            return refusal_response(
+                Unavailable("database_unavailable", "系统暂时无法办理，请稍后再试。")
             )
         if isinstance(exc, BadRequest):  # arguments that do not fit the method
             return json_response(

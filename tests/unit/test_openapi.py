@@ -77,7 +77,7 @@ BODY_REFUSALS = {
     "invalid_request": str(errors.Invalid.status),
 }
 # Answers the handler itself may give to any request (web.py), not refusals.
-HANDLER_ANSWERS = {"internal_error", "bad_request"}
+HANDLER_ANSWERS = {"internal_error", "bad_request", "database_unavailable"}
 # Services whose refusals the call graph finds in full. Identity's use cases keep
 # their dependencies in instance attributes, which `reachable_refusals` cannot
 # follow; the tests that read its source whole check it instead.
