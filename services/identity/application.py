@@ -19,6 +19,8 @@ from services.identity.domain import Account, Claim, claim_id
 
 MOBILE = "mobile"
 ID_NUMBER = "id_number"
+# The sessions one `sessions_ended` fact names (its contract allows 1,000).
+SESSIONS_PER_FACT = 500
 
 
 class IdentityApplication(ServiceApplication):
@@ -83,15 +85,14 @@ class IdentityApplication(ServiceApplication):
         """A new password, and the end of the sessions signed in with the old one."""
         account = self.account(account_id)
         account.change_password(password_hash)
-        if ended_sessions:
-            account.end_sessions(_ids(ended_sessions), "password_changed")
+        _end(account, ended_sessions, "password_changed")
         self.save(account)
 
     def end_sessions(
         self, account_id: uuid.UUID, session_ids: tuple[uuid.UUID, ...], reason: str
     ) -> None:
         account = self.account(account_id)
-        account.end_sessions(_ids(session_ids), reason)
+        _end(account, session_ids, reason)
         self.save(account)
 
     def lock(self, account_id: uuid.UUID, until: datetime) -> None:
@@ -109,8 +110,12 @@ class IdentityApplication(ServiceApplication):
             return None
 
 
-def _ids(session_ids: tuple[uuid.UUID, ...]) -> list[str]:
-    return [str(session_id) for session_id in session_ids]
+def _end(account: Account, session_ids: tuple[uuid.UUID, ...], reason: str) -> None:
+    # One fact names at most SESSIONS_PER_FACT sessions, within what the contract
+    # allows; an account signed in on more devices ends them in several facts.
+    ids = [str(session_id) for session_id in session_ids]
+    for start in range(0, len(ids), SESSIONS_PER_FACT):
+        account.end_sessions(ids[start : start + SESSIONS_PER_FACT], reason)
 
 
 def publication(domain_event: DomainEventProtocol) -> Publication | None:

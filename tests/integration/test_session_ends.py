@@ -9,8 +9,14 @@ import pytest
 
 from services.common.auth import Caller, Role
 from services.common.db import ensure_schema, open_pool
-from services.common.envelope import ContractViolation, Envelope
+from services.common.envelope import ContractViolation, Envelope, parse_message
+from services.common.relay import envelope_for
 from services.common.session_ends import KEPT_FOR, EndedSessions
+from services.identity.application import (
+    SESSIONS_PER_FACT,
+    IdentityApplication,
+    publication,
+)
 
 
 def sessions_ended(*sessions: uuid.UUID, at: datetime | None = None) -> Envelope:
@@ -105,3 +111,34 @@ def test_another_fact_on_the_sessions_queue_is_a_contract_violation(replicas):
 
     with pytest.raises(ContractViolation):
         consumer.record(wrong)
+
+
+def test_an_account_signed_in_on_many_devices_ends_them_in_facts_within_the_contract(
+    settings,
+):
+    pool = open_pool(settings.database, max_size=1)
+    ensure_schema(pool, "identity")
+    pool.close()
+    app = IdentityApplication.from_settings(settings, "identity")
+    account_id = app.register("13900001234", "an argon2 hash", [Role.APPLICANT])
+    sessions = tuple(uuid.uuid4() for _ in range(2 * SESSIONS_PER_FACT + 1))
+
+    app.change_password(account_id, "another argon2 hash", sessions)
+
+    facts = [
+        envelope_for(domain_event, "identity", publication)
+        for domain_event in app.repository.event_store.get(account_id)
+    ]
+    ended = [
+        parse_message(fact.to_json(), "application/json")
+        for fact in facts
+        if fact is not None and fact.type == "sessions_ended"
+    ]
+    named = [session for fact in ended for session in fact.data["session_ids"]]
+    assert [len(fact.data["session_ids"]) for fact in ended] == [
+        SESSIONS_PER_FACT,
+        SESSIONS_PER_FACT,
+        1,
+    ]
+    assert named == [str(session) for session in sessions]
+    assert {fact.data["reason"] for fact in ended} == {"password_changed"}
