@@ -32,13 +32,13 @@ from services.certificates.verification import VerificationAttempts
 from services.common.accounts import VerifiedAccounts
 from services.common.auth import Role
 from services.common.consuming import fact_handler
-from services.common.db import ensure_schema, schema_lock
 from services.common.dependencies import (
     CallContext,
     EventStore,
     ReadModel,
     ReadPool,
     ServiceSettings,
+    in_read_schema,
     settings_of,
 )
 from services.common.envelope import (
@@ -107,12 +107,7 @@ class Attempts(DependencyProvider):
     read_pool = ReadPool()
 
     def setup(self) -> None:
-        settings = settings_of(self.container)
-        schema = f"{self.container.service_name}_read"
-        self.attempts = VerificationAttempts(self.read_pool.pool, schema)
-        with schema_lock(settings.database, schema):
-            ensure_schema(self.read_pool.pool, schema)
-            self.attempts.setup()
+        self.attempts = in_read_schema(self, VerificationAttempts)
 
     def get_dependency(self, worker_ctx: Any) -> VerificationAttempts:
         return self.attempts

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from nameko.extensions import DependencyProvider, SharedExtension
 from psycopg_pool import ConnectionPool
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "XJCERT_SETTINGS"
 PARKED_WATCH_SECONDS = 15
+
+
+class ReadSchemaStore(Protocol):
+    def setup(self) -> None: ...
+
+
+Store = TypeVar("Store", bound=ReadSchemaStore)
 
 
 def settings_of(container: Any) -> Settings:
@@ -120,6 +128,21 @@ class ReadPool(SharedExtension):
             self._pool.close()
 
 
+def in_read_schema(
+    extension: Any, make: Callable[[ConnectionPool, str], Store]
+) -> Store:
+    """A store kept in the service's read schema ("<service>_read"), on the shared
+    read pool; its tables are created by one replica at a time."""
+    settings = settings_of(extension.container)
+    schema = f"{extension.container.service_name}_read"
+    pool = extension.read_pool.pool
+    store = make(pool, schema)
+    with schema_lock(settings.database, schema):
+        ensure_schema(pool, schema)
+        store.setup()
+    return store
+
+
 class ReadModel(DependencyProvider):
     """A projection in the service's read schema ("<service>_read")."""
 
@@ -129,13 +152,7 @@ class ReadModel(DependencyProvider):
         self.projection_class = projection_class
 
     def setup(self) -> None:
-        settings = settings_of(self.container)
-        schema = f"{self.container.service_name}_read"
-        self.pool = self.read_pool.pool
-        self.projection = self.projection_class(self.pool, schema)
-        with schema_lock(settings.database, schema):
-            ensure_schema(self.pool, schema)
-            self.projection.setup()
+        self.projection = in_read_schema(self, self.projection_class)
         self._stopping = False
 
     def start(self) -> None:
@@ -164,12 +181,7 @@ class Schedule(DependencyProvider):
     read_pool = ReadPool()
 
     def setup(self) -> None:
-        settings = settings_of(self.container)
-        schema = f"{self.container.service_name}_read"
-        self.jobs = ScheduledJobs(self.read_pool.pool, schema)
-        with schema_lock(settings.database, schema):
-            ensure_schema(self.read_pool.pool, schema)
-            self.jobs.setup()
+        self.jobs = in_read_schema(self, ScheduledJobs)
 
     def get_dependency(self, worker_ctx: Any) -> ScheduledJobs:
         return self.jobs

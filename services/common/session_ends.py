@@ -25,8 +25,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from services.common.auth import ACCESS_TOKEN_LIFETIME, Caller
-from services.common.db import ensure_schema, schema_lock
-from services.common.dependencies import ReadPool, settings_of
+from services.common.dependencies import ReadPool, in_read_schema
 from services.common.envelope import ContractViolation, Envelope
 
 log = logging.getLogger(__name__)
@@ -114,12 +113,7 @@ class SessionEnds(SharedExtension):
         self._stopping = False
 
     def setup(self) -> None:
-        settings = settings_of(self.container)
-        schema = f"{self.container.service_name}_read"
-        self.sessions = EndedSessions(self.read_pool.pool, schema)
-        with schema_lock(settings.database, schema):
-            ensure_schema(self.read_pool.pool, schema)
-            self.sessions.setup()
+        self.sessions = in_read_schema(self, EndedSessions)
 
     def start(self) -> None:
         self.container.spawn_managed_thread(self._keep_reloading, identifier="sessions")
