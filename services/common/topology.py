@@ -13,6 +13,8 @@ from typing import Any
 
 from kombu import Exchange, Queue, binding
 
+from services.common.settings import DEFAULT_HTTP_PORTS
+
 # Systems that publish facts into the event log; each owns "<producer>.events".
 PRODUCERS = (
     "exam_authority",
@@ -25,15 +27,6 @@ PRODUCERS = (
     "distribution",
     "notifications",
     "postal_service",
-)
-
-# Our services; each answers HTTP with access tokens.
-SERVICES_WITH_API = (
-    "identity",
-    "certificates",
-    "reissue",
-    "distribution",
-    "notifications",
 )
 
 # Redeliveries a quorum queue allows before it dead-letters a message on its own.
@@ -255,7 +248,7 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
                 producer="identity",
                 types=("sessions_ended",),
             )
-            for service in SERVICES_WITH_API
+            for service in DEFAULT_HTTP_PORTS
         ),
         # The ministry's own inbox: each closed monthly batch, for it to print.
         Subscription(
